@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Prerequisites of hpc-jupyterhub-deploy, installed where missing, on a fresh Debian or Ubuntu machine:
+#   - the Docker engine from the distribution (docker.io), started when no daemon answers;
+#   - debootstrap (builds the base image where no registry can be reached);
+#   - .venv: the pinned tooling of tools/requirements.txt (ansible, docker SDK, pytest, linters, uv).
+# Idempotent and quiet when everything is in place. Elsewhere it says what to install and stops.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${VENV:-$here/.venv}"
+lock="$here/tools/requirements.txt"
+log_dir="${PREREQ_LOG_DIR:-/var/log/hpc-jupyterhub-deploy}"
+docker_wait="${DOCKER_WAIT_SECONDS:-60}"
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 2; }
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+docker_answers() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
+
+install_packages() {
+  local missing=()
+  command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+  command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+  command -v git >/dev/null 2>&1 || missing+=(git)
+  python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if ! command -v apt-get >/dev/null 2>&1; then
+    die "missing ${missing[*]} and this is not Debian/Ubuntu: install Docker (engine and CLI), debootstrap, git and python3 with venv, then run again"
+  fi
+  if ! is_root; then
+    die "missing ${missing[*]}: run \`make prerequisites\` as root, or: sudo apt-get install ${missing[*]}"
+  fi
+  say "installing ${missing[*]} (apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+start_docker() {
+  docker_answers && return 0
+  is_root || die "no Docker engine answers and this is not root: start dockerd, or run \`make prerequisites\` as root"
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    say "starting the Docker engine (systemctl start docker)"
+    systemctl start docker || true
+  fi
+  if ! docker_answers && ! pgrep -x dockerd >/dev/null 2>&1; then
+    mkdir -p "$log_dir"
+    say "starting the Docker engine (dockerd, log: $log_dir/dockerd.log)"
+    nohup dockerd >>"$log_dir/dockerd.log" 2>&1 </dev/null &
+  fi
+  local deadline=$((SECONDS + docker_wait))
+  until docker_answers; do
+    [ $SECONDS -lt $deadline ] || die "dockerd did not answer within ${docker_wait} s: see $log_dir/dockerd.log"
+    sleep 0.5
+  done
+}
+
+install_venv() {
+  local stamp="$venv/.requirements.sha256" want
+  want="$(sha256sum "$lock" | cut -d' ' -f1)"
+  if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    return 0
+  fi
+  say "installing the pinned tooling into ${venv#"$here"/} (tools/requirements.txt)"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  # uv installs the locked set in seconds; it is itself pinned in the lock.
+  local uv_pin
+  uv_pin="$(grep -E '^uv==' "$lock")" || die "tools/requirements.txt pins no uv: run \`make lock\`"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$uv_pin"
+  UV_INDEX_URL="${PIP_INDEX_URL:-${UV_INDEX_URL:-}}" \
+    "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" -r "$lock"
+  echo "$want" >"$stamp"
+}
+
+install_packages
+start_docker
+install_venv
