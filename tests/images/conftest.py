@@ -1,0 +1,204 @@
+"""Fixtures for the image tests: throwaway containers of the built images, checked with testinfra.
+
+Every container and network made here is removed at the end of the session, also when a test fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import testinfra
+
+ROOT = Path(__file__).resolve().parents[2]
+PREFIX = os.environ.get("IMAGE_PREFIX") or "hpc-jupyterhub-deploy"
+TAG = os.environ.get("IMAGE_TAG") or (ROOT / "VERSION").read_text().strip()
+RUN_ID = secrets.token_hex(3)
+
+
+def image(name: str) -> str:
+    return f"{PREFIX}/{name}:{TAG}"
+
+
+def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], check=check, capture_output=True, text=True)
+
+
+def wait_for(what: str, probe: Callable[[], bool], deadline_s: float, interval_s: float = 0.3) -> None:
+    """Poll `probe` until it is true; fail naming `what` when the deadline passes."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if probe():
+            return
+        time.sleep(interval_s)
+    raise AssertionError(f"{what}: not within {deadline_s:.0f} s")
+
+
+def health(cid: str) -> str:
+    out = docker("inspect", "--format", "{{if .State.Health}}{{.State.Health.Status}}{{end}}", cid, check=False)
+    return out.stdout.strip()
+
+
+def wait_healthy(cid: str, deadline_s: float = 90) -> None:
+    def healthy() -> bool:
+        status = health(cid)
+        if status == "unhealthy":
+            logs = docker("logs", "--tail", "30", cid, check=False)
+            raise AssertionError(f"container {cid[:12]} unhealthy:\n{logs.stdout}{logs.stderr}")
+        return status == "healthy"
+
+    wait_for(f"container {cid[:12]} healthy", healthy, deadline_s)
+
+
+def http_get(url: str, timeout: float = 3) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read().decode(errors="replace")
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode(errors="replace")
+
+
+def published_port(cid: str, port: int) -> int:
+    mapping = json.loads(docker("inspect", "--format", "{{json .NetworkSettings.Ports}}", cid).stdout)
+    return int(mapping[f"{port}/tcp"][0]["HostPort"])
+
+
+def processes(host: testinfra.host.Host) -> list[tuple[str, str]]:
+    """(user, command line) of every process in the container, read from /proc (no ps needed)."""
+    script = (
+        "for p in /proc/[0-9]*; do [ -r $p/cmdline ] || continue; "
+        'printf "%s %s\\n" "$(stat -c %U $p)" "$(tr "\\000" " " < $p/cmdline)"; done'
+    )
+    out = host.check_output(script)
+    return [tuple(line.split(" ", 1)) for line in out.splitlines() if " " in line and line.split(" ", 1)[1]]  # type: ignore[misc]
+
+
+class Containers:
+    """Starts containers and networks for a test session and removes them all afterwards."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.networks: list[str] = []
+
+    def network(self) -> str:
+        name = f"hpcjh-test-{RUN_ID}-{len(self.networks)}"
+        docker("network", "create", name)
+        self.networks.append(name)
+        return name
+
+    def start(self, image_ref: str, options: list[str] | None = None, command: list[str] | None = None) -> str:
+        cmd = ["run", "--detach", "--label", f"hpcjh-test={RUN_ID}", *(options or []), image_ref, *(command or [])]
+        cid = docker(*cmd).stdout.strip()
+        self.ids.append(cid)
+        return cid
+
+    def remove_all(self) -> None:
+        for cid in self.ids:
+            docker("rm", "--force", "--volumes", cid, check=False)
+        for net in self.networks:
+            docker("network", "rm", net, check=False)
+
+
+@pytest.fixture(scope="session")
+def containers() -> Iterator[Containers]:
+    if docker("info", check=False).returncode != 0:
+        pytest.fail("no Docker engine answers: run `make prerequisites` (make test-images does)")
+    for name in ("notebook", "hub", "proxy"):
+        if docker("image", "inspect", image(name), check=False).returncode != 0:
+            pytest.fail(f"image {image(name)} missing: run `make images`")
+    made = Containers()
+    try:
+        yield made
+    finally:
+        made.remove_all()
+
+
+@pytest.fixture(scope="session")
+def munge_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    key = tmp_path_factory.mktemp("secrets") / "munge.key"
+    key.write_bytes(secrets.token_bytes(1024))
+    key.chmod(0o600)
+    return key
+
+
+@pytest.fixture(scope="session")
+def slurm_conf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The least slurm.conf the Slurm commands start with (the cluster's real one comes from the roles)."""
+    conf = tmp_path_factory.mktemp("slurm") / "slurm.conf"
+    conf.write_text("ClusterName=imagetest\nSlurmctldHost=nowhere\n")
+    return conf
+
+
+@pytest.fixture(scope="session")
+def hub_and_proxy(containers: Containers, munge_key: Path, slurm_conf: Path) -> dict[str, str]:
+    """A hub and a proxy on their own network, the proxy published on 127.0.0.1 only."""
+    net = containers.network()
+    token = secrets.token_hex(32)
+    proxy = containers.start(
+        image("proxy"),
+        ["--network", net, "--network-alias", "proxy", "--env", f"CONFIGPROXY_AUTH_TOKEN={token}",
+         "--publish", "127.0.0.1::8000"],
+    )  # fmt: skip
+    hub = containers.start(
+        image("hub"),
+        ["--network", net, "--network-alias", "hub", "--env", f"CONFIGPROXY_AUTH_TOKEN={token}",
+         "--volume", f"{munge_key}:/run/secrets/munge.key:ro", "--volume", f"{slurm_conf}:/etc/slurm/slurm.conf:ro"],
+    )  # fmt: skip
+    wait_healthy(proxy)
+    wait_healthy(hub)
+    return {"hub": hub, "proxy": proxy, "url": f"http://127.0.0.1:{published_port(proxy, 8000)}"}
+
+
+@pytest.fixture(scope="session")
+def hub(hub_and_proxy: dict[str, str]) -> testinfra.host.Host:
+    return testinfra.get_host(f"docker://root@{hub_and_proxy['hub']}")
+
+
+@pytest.fixture(scope="session")
+def proxy(hub_and_proxy: dict[str, str]) -> testinfra.host.Host:
+    return testinfra.get_host(f"docker://{hub_and_proxy['proxy']}")
+
+
+@pytest.fixture(scope="session")
+def notebook_id(containers: Containers, slurm_conf: Path) -> str:
+    cid = containers.start(image("notebook"), ["--volume", f"{slurm_conf}:/etc/slurm/slurm.conf:ro"])
+    wait_healthy(cid)
+    return cid
+
+
+@pytest.fixture(scope="session")
+def notebook(notebook_id: str) -> testinfra.host.Host:
+    return testinfra.get_host(f"docker://root@{notebook_id}")
+
+
+def locked_versions(lock: Path) -> dict[str, str]:
+    """name -> version of every `name==version` line of a requirements lock (names normalised)."""
+    pins = {}
+    for line in lock.read_text().splitlines():
+        if "==" in line and not line.lstrip().startswith("#"):
+            name, version = line.split("==", 1)
+            pins[normalise(name)] = version.split(";")[0].split()[0]
+    return pins
+
+
+def normalise(name: str) -> str:
+    return name.strip().lower().replace("_", "-").replace(".", "-")
+
+
+INSTALLED_VERSIONS = (
+    "import importlib.metadata as m, json; "
+    "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
+)
+
+
+def installed_versions(host: testinfra.host.Host, python: str) -> dict[str, str]:
+    found = json.loads(host.check_output(f'{python} -c "{INSTALLED_VERSIONS}"'))
+    return {normalise(name): version for name, version in found.items()}

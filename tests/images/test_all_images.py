@@ -1,0 +1,45 @@
+"""What holds for every image: no compiler, OCI labels, a healthcheck, a size within budget."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import docker, image
+
+SIZE_BUDGET_MB = {"notebook": 1500, "hub": 600, "proxy": 250}
+COMPILERS = ("cc", "gcc", "g++", "c++", "clang", "make", "ld")
+
+
+def inspect(name: str) -> dict:
+    return json.loads(docker("image", "inspect", image(name)).stdout)[0]
+
+
+@pytest.mark.parametrize("name", SIZE_BUDGET_MB)
+def test_no_compiler_or_build_tools(containers, name):
+    cid = containers.start(image(name), ["--entrypoint", "/bin/sh"], ["-c", "sleep 600"])
+    found = docker("exec", cid, "sh", "-c", " ; ".join(f"command -v {tool}" for tool in COMPILERS) + " ; true")
+    assert found.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("name", SIZE_BUDGET_MB)
+def test_oci_labels(name):
+    labels = inspect(name)["Config"]["Labels"]
+    for key in ("title", "description", "version", "revision", "licenses", "base.name"):
+        assert labels.get(f"org.opencontainers.image.{key}"), key
+
+
+@pytest.mark.parametrize("name", SIZE_BUDGET_MB)
+def test_healthcheck_defined(name):
+    assert inspect(name)["Config"]["Healthcheck"]["Test"][0] == "CMD"
+
+
+@pytest.mark.parametrize("name", SIZE_BUDGET_MB)
+def test_size_within_budget(name):
+    assert inspect(name)["Size"] / 1e6 <= SIZE_BUDGET_MB[name]
+
+
+@pytest.mark.parametrize("name", ["hub", "proxy"])
+def test_no_secret_baked_in(name):
+    env = inspect(name)["Config"]["Env"]
+    assert not [var for var in env if "TOKEN" in var or "SECRET" in var]

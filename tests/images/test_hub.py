@@ -1,0 +1,74 @@
+"""The hub image: JupyterHub + batchspawner, unprivileged, with a narrow sudo rule."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ROOT, http_get, lock_mismatches, processes
+
+LOCK = ROOT / "images/hub/requirements.txt"
+
+
+def test_every_locked_package_is_installed_at_its_version(hub):
+    assert not lock_mismatches(hub, "/opt/jupyterhub/bin/python", LOCK)
+
+
+def test_hub_answers_health_through_the_proxy(hub_and_proxy):
+    status, _ = http_get(hub_and_proxy["url"] + "/hub/health")
+    assert status == 200
+
+
+def test_login_page_is_served_through_the_proxy(hub_and_proxy):
+    status, body = http_get(hub_and_proxy["url"] + "/hub/login")
+    assert status == 200 and 'name="password"' in body
+
+
+def test_hub_process_is_not_root(hub):
+    users = {user for user, cmd in processes(hub) if "/opt/jupyterhub/bin/jupyterhub" in cmd}
+    assert users == {"jupyterhub"}
+
+
+def test_munged_runs_as_munge_with_the_key_0400(hub):
+    assert {user for user, cmd in processes(hub) if "munged" in cmd} == {"munge"}
+    key = hub.file("/etc/munge/munge.key")
+    assert (key.user, key.group, key.mode) == ("munge", "munge", 0o400)
+    # A credential made in this container decodes in it: munged works with the mounted key.
+    assert hub.run("munge -n | unmunge").rc == 0
+
+
+@pytest.fixture(scope="module")
+def spawn_users(hub):
+    hub.check_output("useradd --create-home --groups hpcusers alice && useradd --create-home bob")
+    return "alice", "bob"
+
+
+def as_hub(hub, command: str):
+    return hub.run(f"runuser -u jupyterhub -- {command}")
+
+
+def test_sudo_lets_the_hub_submit_as_a_member_of_hpcusers(hub, spawn_users):
+    for tool in ("sbatch", "squeue", "scancel"):
+        done = as_hub(hub, f"sudo -n -u alice /usr/bin/{tool} --version")
+        assert done.rc == 0 and done.stdout.startswith("slurm-wlm 22.05"), (tool, done.stderr)
+
+
+def test_sudo_keeps_the_environment_for_batchspawner(hub, spawn_users):
+    done = as_hub(hub, "env JUPYTERHUB_API_TOKEN=x sudo -n -E -u alice /usr/bin/sbatch --version")
+    assert done.rc == 0, done.stderr
+
+
+@pytest.mark.parametrize("command", [
+    "sudo -n -u alice /bin/bash -c id",            # no shell
+    "sudo -n -u alice /usr/bin/sacctmgr --version",  # no other Slurm command
+    "sudo -n -u root /usr/bin/sbatch --version",   # never as root
+    "sudo -n -u bob /usr/bin/sbatch --version",    # only members of hpcusers
+    "sudo -n /usr/bin/id",
+])  # fmt: skip
+def test_sudo_refuses_everything_else(hub, spawn_users, command):
+    done = as_hub(hub, command)
+    assert done.rc != 0 and "uid=0" not in done.stdout
+
+
+def test_hub_state_directory_is_private(hub):
+    state = hub.file("/srv/jupyterhub")
+    assert (state.user, state.mode) == ("jupyterhub", 0o700)
+    assert hub.file("/srv/jupyterhub/jupyterhub_cookie_secret").mode == 0o600

@@ -1,0 +1,85 @@
+"""The notebook image: the user environment of the compute nodes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import ROOT, docker, image, lock_mismatches, locked_versions, processes
+
+LOCK = ROOT / "images/notebook/requirements.txt"
+
+
+def test_every_locked_package_is_installed_at_its_version(notebook):
+    assert not lock_mismatches(notebook, "/opt/jupyter/bin/python", LOCK)
+
+
+def test_jupyterhub_singleuser_is_the_locked_version(notebook):
+    out = notebook.check_output("/opt/jupyter/bin/jupyterhub-singleuser --version")
+    assert out.strip().splitlines()[-1] == locked_versions(LOCK)["jupyterhub"]
+
+
+def test_batchspawner_singleuser_is_installed(notebook):
+    assert notebook.file("/opt/jupyter/bin/batchspawner-singleuser").mode & 0o111
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "jupyterlab_slurm",
+        "slurm_magic",
+        "dask_jobqueue",
+        "distributed",
+        "ipyparallel",
+        "papermill",
+        "ipykernel",
+        "numpy",
+        "pandas",
+        "matplotlib",
+    ],
+)
+def test_user_libraries_import(notebook, module):
+    notebook.check_output(f"/opt/jupyter/bin/python -c 'import {module}'")
+
+
+def test_jupyterlab_slurm_extension_is_enabled(notebook):
+    out = notebook.check_output("/opt/jupyter/bin/jupyter labextension list 2>&1")
+    assert "jupyterlab-slurm" in out and "enabled" in out.split("jupyterlab-slurm", 1)[1].splitlines()[0]
+
+
+def test_login_shells_find_the_jupyter_environment(notebook):
+    # A fresh login shell, as Slurm jobs and terminals get it, with no PATH inherited from the image.
+    out = notebook.check_output("env -i HOME=/tmp /bin/bash -lc 'command -v jupyter python'")
+    assert out.split() == ["/opt/jupyter/bin/jupyter", "/opt/jupyter/bin/python"]
+
+
+def test_slurm_client_and_munge_are_installed(notebook):
+    assert notebook.check_output("sbatch --version").startswith("slurm-wlm 22.05")
+    for tool in ("squeue", "scancel", "sinfo", "srun", "munge", "unmunge"):
+        assert notebook.exists(tool), tool
+    # No key in the image: each cluster generates its own.
+    assert not notebook.file("/etc/munge/munge.key").exists
+
+
+def test_munge_and_slurm_users_have_fixed_ids(notebook):
+    assert (notebook.user("munge").uid, notebook.user("slurm").uid) == (990, 991)
+
+
+def test_jupyterlab_runs_as_the_unprivileged_user(notebook):
+    lab = [user for user, cmd in processes(notebook) if "jupyter-lab" in cmd]
+    assert lab == ["jovyan"]
+
+
+def test_site_ca_bundle_is_trusted(notebook):
+    staged = (ROOT / ".build/ca-bundle.crt").read_text()
+    if not staged.strip():
+        pytest.skip("built with CA_BUNDLE=none")
+    first_cert = staged.split("-----END CERTIFICATE-----")[0]
+    assert first_cert in notebook.file("/etc/ssl/certs/ca-certificates.crt").content_string
+
+
+def test_labels(notebook_id):
+    labels = json.loads(docker("image", "inspect", "--format", "{{json .Config.Labels}}", image("notebook")).stdout)
+    assert labels["org.opencontainers.image.title"] == "hpc-jupyterhub-deploy notebook"
+    assert labels["org.opencontainers.image.version"] == image("notebook").rsplit(":", 1)[1]
+    assert labels["org.opencontainers.image.revision"]
