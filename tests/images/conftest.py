@@ -202,3 +202,10 @@ INSTALLED_VERSIONS = (
 def installed_versions(host: testinfra.host.Host, python: str) -> dict[str, str]:
     found = json.loads(host.check_output(f'{python} -c "{INSTALLED_VERSIONS}"'))
     return {normalise(name): version for name, version in found.items()}
+
+
+def lock_mismatches(host: testinfra.host.Host, python: str, lock: Path) -> dict[str, tuple[str, str | None]]:
+    """Packages of `lock` that the environment of `python` lacks or has at another version."""
+    installed = installed_versions(host, python)
+    return {name: (version, installed.get(name)) for name, version in locked_versions(lock).items()
+            if installed.get(name) != version}  # fmt: skip
