@@ -27,7 +27,22 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = ROOT / ".build"
 CONTEXT_CA_BUNDLE = BUILD_DIR / "ca-bundle.crt"
 LOG_DIR = BUILD_DIR / "logs"
-IMAGES = ("notebook", "hub", "proxy")
+# Build order matters: the test cluster's node image is built FROM the notebook image.
+DOCKERFILES = {
+    "notebook": "images/notebook/Dockerfile",
+    "hub": "images/hub/Dockerfile",
+    "proxy": "images/proxy/Dockerfile",
+    "node": "slurm-test-cluster/node/Dockerfile",
+}
+IMAGES = tuple(DOCKERFILES)
+# What each image is built from: its revision label names the last commit that changed these, so an
+# unrelated commit does not change the image (and does not recreate the cluster's containers).
+INPUTS = {
+    "notebook": ["images/notebook", "tools/requirements.txt"],
+    "hub": ["images/hub", "hub_config", "tools/requirements.txt"],
+    "proxy": ["images/proxy"],
+    "node": ["slurm-test-cluster/node", "images/notebook", "tools/requirements.txt"],
+}
 BASE_LABEL = "io.github.hpc-jupyterhub-deploy.base"
 
 # Like the official slim image: no docs, man pages or translations (keeps every image small).
@@ -221,18 +236,29 @@ def stage_ca_bundle(bundle: Path | None) -> None:
         shutil.copyfile(bundle, CONTEXT_CA_BUNDLE)
 
 
-def vcs_revision() -> str:
-    done = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
-    return done.stdout.strip() if done.returncode == 0 else "unknown"
+def vcs_revision(paths: Sequence[str]) -> str:
+    """The last commit that changed `paths`, with -dirty when they have uncommitted changes."""
+    git = ["git", "-C", str(ROOT)]
+    last = subprocess.run([*git, "log", "-1", "--format=%H", "--", *paths], capture_output=True, text=True, check=False)
+    if last.returncode != 0 or not last.stdout.strip():
+        return "unknown"
+    dirty = subprocess.run([*git, "status", "--porcelain", "--", *paths], capture_output=True, text=True, check=False)
+    return last.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
-def build_args(settings: Settings) -> dict[str, str]:
+def oci_labels(settings: Settings, name: str, base: str) -> dict[str, str]:
+    """The OCI labels every image carries (title and description are in each Dockerfile)."""
+    revision = vcs_revision(INPUTS[name])
+    return {"version": settings.tag, "revision": revision, "licenses": "BSD-3-Clause", "base.name": base}
+
+
+def build_args(settings: Settings, name: str) -> dict[str, str]:
     args = {
         "BASE_IMAGE": settings.base_image,
         "UV_VERSION": pinned_version(ROOT / "tools/requirements.txt", "uv"),
-        "VERSION": settings.tag,
-        "REVISION": vcs_revision(),
     }
+    if name == "node":
+        args["NOTEBOOK_IMAGE"] = f"{settings.prefix}/notebook:{settings.tag}"
     # A site's package mirrors, where it names them; otherwise each client's own default.
     for var in ("PIP_INDEX_URL", "NPM_CONFIG_REGISTRY"):
         if os.environ.get(var):
@@ -267,12 +293,15 @@ def failure_summary(log: Path) -> str:
 
 def build_image(name: str, settings: Settings) -> float:
     ref = f"{settings.prefix}/{name}:{settings.tag}"
-    say(f"==> image {ref} (images/{name}/Dockerfile)")
+    say(f"==> image {ref} ({DOCKERFILES[name]})")
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log = LOG_DIR / f"{name}.log"
-    cmd = ["docker", "build", "--force-rm", "--file", f"images/{name}/Dockerfile", "--tag", ref]
-    for key, value in build_args(settings).items():
+    cmd = ["docker", "build", "--force-rm", "--file", DOCKERFILES[name], "--tag", ref]
+    arguments = build_args(settings, name)
+    for key, value in arguments.items():
         cmd += ["--build-arg", f"{key}={value}"]
+    for key, value in oci_labels(settings, name, arguments.get("NOTEBOOK_IMAGE", settings.base_image)).items():
+        cmd += ["--label", f"org.opencontainers.image.{key}={value}"]
     cmd.append(".")
     env = dict(os.environ, DOCKER_BUILDKIT="0")  # the classic builder: on every engine, no buildx needed
     started = time.monotonic()
@@ -317,7 +346,7 @@ def parse(argv: Sequence[str]) -> Settings:
         tag=ns.tag,
         debian_mirror=ns.debian_mirror,
         pull=ns.pull,
-        only=tuple(ns.images) or IMAGES,
+        only=tuple(name for name in IMAGES if name in ns.images) or IMAGES,
     )
 
 

@@ -9,14 +9,14 @@ import json
 import os
 import secrets
 import subprocess
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import testinfra
+from waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = os.environ.get("IMAGE_PREFIX") or "hpc-jupyterhub-deploy"
@@ -30,16 +30,6 @@ def image(name: str) -> str:
 
 def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["docker", *args], check=check, capture_output=True, text=True)
-
-
-def wait_for(what: str, probe: Callable[[], bool], deadline_s: float, interval_s: float = 0.3) -> None:
-    """Poll `probe` until it is true; fail naming `what` when the deadline passes."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if probe():
-            return
-        time.sleep(interval_s)
-    raise AssertionError(f"{what}: not within {deadline_s:.0f} s")
 
 
 def health(cid: str) -> str:

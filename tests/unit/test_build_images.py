@@ -103,3 +103,15 @@ def test_failure_summary_falls_back_to_the_last_error(tmp_path):
         "Step 3/9 : RUN false\nE: Unable to locate package nosuch\nThe command returned a non-zero code: 100\n"
     )
     assert build_images.failure_summary(log) == "E: Unable to locate package nosuch"
+
+
+def test_every_image_names_its_inputs():
+    assert set(build_images.INPUTS) == set(build_images.DOCKERFILES)
+    for name, paths in build_images.INPUTS.items():
+        assert build_images.DOCKERFILES[name].rsplit("/", 1)[0] in paths
+        assert all((ROOT / path).exists() for path in paths), name
+
+
+def test_revision_of_paths_is_a_commit_or_unknown():
+    revision = build_images.vcs_revision(["images/proxy"])
+    assert revision == "unknown" or len(revision.removesuffix("-dirty")) == 40
