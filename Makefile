@@ -11,11 +11,15 @@ export BASE_IMAGE   ?= debian:bookworm-slim
 export IMAGE_PREFIX ?= hpc-jupyterhub-deploy
 export IMAGE_TAG    ?= $(shell cat VERSION)
 export DEBIAN_MIRROR ?=
+# The local test cluster: compute nodes c1..cN.
+NODES ?= 2
+ANSIBLE_PLAYBOOK := $(VENV)/bin/ansible-playbook
+INVENTORY ?= inventories/local
 
-DOCKERFILES := $(wildcard images/*/Dockerfile)
+DOCKERFILES := $(wildcard images/*/Dockerfile slurm-test-cluster/*/Dockerfile)
 YAML_FILES  := $(shell git ls-files --cached --others --exclude-standard '*.yml' '*.yaml' 2>/dev/null)
 
-.PHONY: help prerequisites images lock lint test test-unit test-images up down clean
+.PHONY: help prerequisites images lock lint test test-unit test-images test-infra cluster up down status clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -29,11 +33,12 @@ images: prerequisites ## build the notebook, hub and proxy images (base image ma
 lock: prerequisites ## refresh the lock files of every image and of the tooling (UPGRADE=1: newest versions)
 	@bash tools/lock.sh
 
-lint: prerequisites ## ruff, mypy, yamllint and hadolint on everything
+lint: prerequisites ## ruff, mypy, yamllint, hadolint and ansible-lint (production profile) on everything
 	@echo "==> ruff"; $(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check --quiet .
 	@echo "==> mypy"; $(VENV)/bin/mypy
 	@echo "==> yamllint"; $(VENV)/bin/yamllint --strict $(YAML_FILES)
 	@echo "==> hadolint"; $(VENV)/bin/hadolint $(DOCKERFILES)
+	@echo "==> ansible-lint"; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/ansible-lint --profile production --nocolor -q roles deploy
 
 test-unit: prerequisites ## unit tests (seconds, no Docker)
 	@$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
@@ -41,14 +46,27 @@ test-unit: prerequisites ## unit tests (seconds, no Docker)
 test-images: images ## image tests: throwaway containers checked with testinfra
 	@$(VENV)/bin/pytest tests/images $(PYTEST_ARGS)
 
-test: test-unit lint test-images ## everything: unit tests, lint, image tests
+test-infra: cluster ## cluster tests: testinfra on every host, Slurm jobs as users, idempotence
+	@$(VENV)/bin/pytest tests/infra $(PYTEST_ARGS)
 
-up: ## (not yet) the whole local cluster and hub: arrives with the Slurm and JupyterHub issues
-	@echo "make up is not built yet: today \`make images\` and \`make test\` work (see README)" >&2; exit 2
+test: test-unit lint test-images test-infra ## everything: unit tests, lint, image tests, cluster tests
 
-down: ## (not yet) stop what make up started
-	@echo "make down is not built yet: nothing is started by this version" >&2; exit 2
+cluster: images ## the Slurm test cluster (slurmctld, slurmdbd, c1..cNODES, login) configured by the roles
+	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/local.yml -e test_cluster_compute_nodes=$(NODES)
+	@$(MAKE) --no-print-directory status
 
-clean: ## remove the product's images and build scratch (not the base image, not .venv)
-	@docker image rm -f $(foreach i,notebook hub proxy,$(IMAGE_PREFIX)/$(i):$(IMAGE_TAG)) 2>/dev/null || true
+up: cluster ## everything: today the Slurm cluster (the hub arrives with the JupyterHub issue)
+	@echo "JupyterHub on the cluster is not built yet: \`make up\` brings up the Slurm cluster only"
+
+down: prerequisites ## remove the cluster's containers (homes and scratch volumes are kept)
+	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/down.yml
+
+status: ## hosts, Slurm's view of the nodes, partitions and the queue
+	@docker ps --filter label=io.github.hpc-jupyterhub-deploy.cluster --format 'table {{.Names}}\t{{.Status}}\t{{.Label "io.github.hpc-jupyterhub-deploy.group"}}'
+	@docker exec slurmctld sinfo 2>/dev/null || echo "slurmctld: not running (make cluster)"
+	@docker exec slurmctld squeue 2>/dev/null || true
+
+clean: prerequisites ## remove the cluster with its volumes (homes!), the images and build scratch
+	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/down.yml -e test_cluster_remove_volumes=true
+	@docker image rm -f $(foreach i,node notebook hub proxy,$(IMAGE_PREFIX)/$(i):$(IMAGE_TAG)) 2>/dev/null || true
 	@rm -rf .build

@@ -1,0 +1,86 @@
+"""The production path of notebook_env: the locked environment installed on a bare Debian host."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import testinfra
+from conftest import ROOT, VENV_BIN
+
+LOCK = ROOT / "images/notebook/requirements.txt"
+BASE = os.environ.get("BASE_IMAGE") or "debian:bookworm-slim"
+PLAYBOOK = f"""
+- name: Apply the production roles to a bare node
+  hosts: all
+  gather_facts: false
+  roles:
+    - role: common
+      vars:
+        common_site_ca_bundle: "{os.environ.get("CA_BUNDLE") or "/etc/ssl/certs/ca-certificates.crt"}"
+    - role: notebook_env
+      vars:
+        notebook_env_lock: "{LOCK}"
+        notebook_env_uv_lock: "{ROOT / "tools/requirements.txt"}"
+"""
+
+
+def docker(*args: str) -> str:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def bare_node() -> Iterator[str]:
+    name = f"hpcjh-test-bare-{secrets.token_hex(3)}"
+    docker("run", "--detach", "--name", name, "--label", "hpcjh-test=bare-node", BASE, "sleep", "infinity")
+    try:
+        # A bare Debian host as Ansible finds it in production: it has Python, nothing else of ours.
+        docker("exec", name, "sh", "-c", "apt-get update -qq && apt-get install -y -qq python3 >/dev/null")
+        yield name
+    finally:
+        subprocess.run(["docker", "rm", "--force", name], capture_output=True, check=False)
+
+
+def apply_roles(node: str) -> subprocess.CompletedProcess[str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        inventory = Path(tmp) / "hosts.yml"
+        inventory.write_text(
+            f"all:\n  hosts:\n    {node}:\n      ansible_connection: community.docker.docker_api\n"
+            "      ansible_python_interpreter: /usr/bin/python3\n"
+        )
+        playbook = Path(tmp) / "bare.yml"
+        playbook.write_text(PLAYBOOK)
+        return subprocess.run(
+            [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(playbook)],
+            capture_output=True, text=True, check=False, cwd=ROOT, timeout=900,
+        )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def first_run(bare_node: str) -> subprocess.CompletedProcess[str]:
+    return apply_roles(bare_node)
+
+
+def test_role_installs_the_locked_environment(bare_node, first_run):
+    assert first_run.returncode == 0, first_run.stdout[-3000:]
+    node = testinfra.get_host(f"docker://root@{bare_node}")
+    version = re.search(r"^jupyterhub==(\S+)", LOCK.read_text(), re.M)
+    assert version
+    assert node.check_output("/opt/jupyter/bin/jupyterhub-singleuser --version").splitlines()[-1] == version[1]
+    assert node.exists("batchspawner-singleuser") or node.file("/opt/jupyter/bin/batchspawner-singleuser").exists
+    marker = node.file("/opt/jupyter/.lock-sha256").content_string.strip()
+    assert marker == hashlib.sha256(LOCK.read_bytes()).hexdigest()
+
+
+def test_second_run_skips_the_install(bare_node, first_run):
+    assert first_run.returncode == 0
+    again = apply_roles(bare_node)
+    assert again.returncode == 0
+    assert re.search(r"changed=0\s", again.stdout), again.stdout[-2000:]

@@ -1,0 +1,111 @@
+"""A bad inventory fails deploy/site.yml in its first seconds, naming the variable (no host is contacted)."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = ROOT / ".venv/bin"
+
+HOSTS = {
+    "all": {
+        "children": {
+            "cluster": {
+                "children": {
+                    "slurmctld": {"hosts": {"ctl.invalid": None}},
+                    "slurmdbd": {"hosts": {"dbd.invalid": None}},
+                    "compute": {"hosts": {"c1.invalid": None, "c2.invalid": None}},
+                    "login": {"hosts": {"login.invalid": None}},
+                }
+            }
+        }
+    }
+}
+VARS = {
+    "slurm_cluster_name": "t",
+    "accounts_users": [{"name": "alice", "uid": 20001, "projects": ["m1"]}, {"name": "bob", "uid": 20002}],
+    "slurm_accounts": [{"name": "m1"}],
+    "slurm_partitions": [{"name": "debug", "nodes": "ALL", "default": True}],
+}
+
+
+def no_controller(hosts, _vars):
+    hosts["all"]["children"]["cluster"]["children"]["slurmctld"] = {"hosts": {}}
+
+
+def no_compute(hosts, _vars):
+    hosts["all"]["children"]["cluster"]["children"]["compute"] = {"hosts": {}}
+
+
+def duplicate_uid(_hosts, variables):
+    variables["accounts_users"][1]["uid"] = 20001
+
+
+def user_without_uid(_hosts, variables):
+    del variables["accounts_users"][1]["uid"]
+
+
+def unknown_partition_node(_hosts, variables):
+    variables["slurm_partitions"][0]["nodes"] = ["c1.invalid", "c9"]
+
+
+def unknown_project(_hosts, variables):
+    variables["accounts_users"][1]["projects"] = ["nosuch"]
+
+
+CASES = {
+    no_controller: "group 'slurmctld' must hold exactly one host",
+    no_compute: "group 'compute' holds no host",
+    duplicate_uid: "accounts_users: uid 20001 is given to alice and bob",
+    user_without_uid: "accounts_users[1] (bob): needs a name and an integer uid",
+    unknown_partition_node: "slurm_partitions[0] (debug): node c9 is not a compute node",
+    unknown_project: "accounts_users (bob): projects nosuch are not in slurm_accounts",
+}
+
+
+def run_site(mutate) -> tuple[subprocess.CompletedProcess[str], float]:
+    hosts, variables = copy.deepcopy(HOSTS), copy.deepcopy(VARS)
+    if mutate:
+        mutate(hosts, variables)
+    with tempfile.TemporaryDirectory() as tmp:
+        inventory = Path(tmp)
+        (inventory / "group_vars").mkdir()
+        (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
+        (inventory / "group_vars/all.yml").write_text(yaml.safe_dump(variables))
+        started = time.monotonic()
+        if mutate:
+            cmd = [str(BIN / "ansible-playbook"), "-i", str(inventory), "deploy/site.yml"]
+        else:  # the check alone: a good inventory passes it (the rest would contact the hosts)
+            cmd = [str(BIN / "ansible"), "localhost", "-i", str(inventory), "-m", "ansible.builtin.include_role",
+                   "-a", "name=inventory_check"]  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT, timeout=120)
+        return done, time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def results():
+    cases = [None, *CASES]
+    with ThreadPoolExecutor(max_workers=len(cases)) as pool:
+        return dict(zip(cases, pool.map(run_site, cases), strict=True))
+
+
+def test_a_good_inventory_passes_the_check(results):
+    done, _ = results[None]
+    assert done.returncode == 0, done.stdout[-2000:]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.__name__ for case in CASES])
+def test_bad_inventory_fails_first_naming_the_variable(results, case):
+    done, seconds = results[case]
+    assert done.returncode != 0
+    assert CASES[case] in " ".join(done.stdout.split())
+    assert "PLAY [Configure every cluster host" not in done.stdout  # nothing ran on any host
+    assert seconds < 30
