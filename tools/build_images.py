@@ -246,16 +246,12 @@ def vcs_revision(paths: Sequence[str]) -> str:
     return last.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
-def oci_labels(settings: Settings, name: str, base: str) -> dict[str, str]:
-    """The OCI labels every image carries (title and description are in each Dockerfile)."""
-    revision = vcs_revision(INPUTS[name])
-    return {"version": settings.tag, "revision": revision, "licenses": "BSD-3-Clause", "base.name": base}
-
-
 def build_args(settings: Settings, name: str) -> dict[str, str]:
     args = {
         "BASE_IMAGE": settings.base_image,
         "UV_VERSION": pinned_version(ROOT / "tools/requirements.txt", "uv"),
+        "VERSION": settings.tag,  # OCI labels
+        "REVISION": vcs_revision(INPUTS[name]),
     }
     if name == "node":
         args["NOTEBOOK_IMAGE"] = f"{settings.prefix}/notebook:{settings.tag}"
@@ -300,8 +296,6 @@ def build_image(name: str, settings: Settings) -> float:
     arguments = build_args(settings, name)
     for key, value in arguments.items():
         cmd += ["--build-arg", f"{key}={value}"]
-    for key, value in oci_labels(settings, name, arguments.get("NOTEBOOK_IMAGE", settings.base_image)).items():
-        cmd += ["--label", f"org.opencontainers.image.{key}={value}"]
     cmd.append(".")
     env = dict(os.environ, DOCKER_BUILDKIT="0")  # the classic builder: on every engine, no buildx needed
     started = time.monotonic()

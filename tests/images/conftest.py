@@ -101,7 +101,7 @@ class Containers:
 def containers() -> Iterator[Containers]:
     if docker("info", check=False).returncode != 0:
         pytest.fail("no Docker engine answers: run `make prerequisites` (make test-images does)")
-    for name in ("notebook", "hub", "proxy"):
+    for name in ("notebook", "hub", "proxy", "node"):
         if docker("image", "inspect", image(name), check=False).returncode != 0:
             pytest.fail(f"image {image(name)} missing: run `make images`")
     made = Containers()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
-from conftest import docker, image
+from conftest import ROOT, docker, image
 
-SIZE_BUDGET_MB = {"notebook": 1500, "hub": 600, "proxy": 250}
+SIZE_BUDGET_MB = {"notebook": 1500, "hub": 600, "proxy": 250, "node": 1500}
 COMPILERS = ("cc", "gcc", "g++", "c++", "clang", "make", "ld")
 
 
@@ -43,3 +45,11 @@ def test_size_within_budget(name):
 def test_no_secret_baked_in(name):
     env = inspect(name)["Config"]["Env"]
     assert not [var for var in env if "TOKEN" in var or "SECRET" in var]
+
+
+def test_rebuilding_with_nothing_changed_keeps_every_image_id():
+    before = {name: inspect(name)["Id"] for name in SIZE_BUDGET_MB}
+    done = subprocess.run([sys.executable, str(ROOT / "tools/build_images.py")], capture_output=True, text=True,
+                          check=False, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert {name: inspect(name)["Id"] for name in SIZE_BUDGET_MB} == before
