@@ -46,16 +46,16 @@ def as_user(node: testinfra.host.Host, user: str, command: str) -> testinfra.bac
 
 @pytest.fixture(scope="session", autouse=True)
 def cluster_is_up() -> None:
-    missing = [g for g in ("slurmctld", "slurmdbd", "compute", "login") if not hosts_of(g)]
+    missing = [g for g in ("slurm_controller", "slurm_accounting", "compute", "login_nodes") if not hosts_of(g)]
     if missing:
         pytest.fail(f"no test cluster (groups {', '.join(missing)} empty): run `make cluster`")
 
 
 @pytest.fixture(scope="session")
 def login() -> testinfra.host.Host:
-    return host(hosts_of("login")[0])
+    return host(hosts_of("login_nodes")[0])
 
 
 @pytest.fixture(scope="session")
 def controller() -> testinfra.host.Host:
-    return host(hosts_of("slurmctld")[0])
+    return host(hosts_of("slurm_controller")[0])

@@ -6,10 +6,10 @@ import pytest
 from conftest import host, hosts_of
 
 EXPECTED = {
-    "slurmctld": {"slurmctld"},
-    "slurmdbd": {"slurmdbd", "mariadb"},
+    "slurm_controller": {"slurmctld"},
+    "slurm_accounting": {"slurmdbd", "mariadb"},
     "compute": {"slurmd"},
-    "login": set(),
+    "login_nodes": set(),
 }
 DAEMONS = {"slurmctld", "slurmdbd", "mariadb", "slurmd"}
 

@@ -20,10 +20,10 @@ HOSTS = {
         "children": {
             "cluster": {
                 "children": {
-                    "slurmctld": {"hosts": {"ctl.invalid": None}},
-                    "slurmdbd": {"hosts": {"dbd.invalid": None}},
+                    "slurm_controller": {"hosts": {"ctl.invalid": None}},
+                    "slurm_accounting": {"hosts": {"dbd.invalid": None}},
                     "compute": {"hosts": {"c1.invalid": None, "c2.invalid": None}},
-                    "login": {"hosts": {"login.invalid": None}},
+                    "login_nodes": {"hosts": {"login.invalid": None}},
                 }
             }
         }
@@ -38,7 +38,7 @@ VARS = {
 
 
 def no_controller(hosts, _vars):
-    hosts["all"]["children"]["cluster"]["children"]["slurmctld"] = {"hosts": {}}
+    hosts["all"]["children"]["cluster"]["children"]["slurm_controller"] = {"hosts": {}}
 
 
 def no_compute(hosts, _vars):
@@ -62,7 +62,7 @@ def unknown_project(_hosts, variables):
 
 
 CASES = {
-    no_controller: "group 'slurmctld' must hold exactly one host",
+    no_controller: "group 'slurm_controller' must hold exactly one host",
     no_compute: "group 'compute' holds no host",
     duplicate_uid: "accounts_users: uid 20001 is given to alice and bob",
     user_without_uid: "accounts_users[1] (bob): needs a name and an integer uid",

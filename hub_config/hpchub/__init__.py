@@ -1,0 +1,1 @@
+"""The hub's own classes: spawn options, Slurm limits, the spawner and its checks."""

@@ -1,0 +1,191 @@
+"""Spawn options: one typed schema for the form and the REST API alike.
+
+Raw user input (form fields: lists of strings; REST `user_options`: JSON values) is parsed into
+`SpawnOptions` against `Limits` read from live Slurm. Nothing raw survives parsing: every value is an
+int within bounds or a name from an allowlist, so the batch script is built from known-safe values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+INTEGER = re.compile(r"^[0-9]{1,9}$")
+MEMORY = re.compile(r"^([0-9]{1,9})\s*([MGT]?)B?$", re.IGNORECASE)
+FIELDS = ("partition", "account", "qos", "nodes", "cpus", "memory", "time", "gpus", "reservation")
+
+
+class OptionsError(ValueError):
+    """A refused spawn option: which field, and why, in words for the user."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+@dataclass(frozen=True)
+class PartitionLimits:
+    """What one partition allows (from `scontrol show partition`)."""
+
+    name: str
+    max_nodes: int
+    max_cpus_per_node: int
+    max_memory_mb_per_node: int
+    max_time_minutes: int
+    max_gpus_per_node: int = 0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What this user may ask for: partitions, and the accounts, QoS and reservations open to them."""
+
+    partitions: Mapping[str, PartitionLimits]
+    accounts: tuple[str, ...]
+    qos: tuple[str, ...]
+    reservations: tuple[str, ...] = ()
+    default_partition: str = ""
+
+
+@dataclass(frozen=True)
+class SpawnOptions:
+    """A spawn request that Slurm can accept: bounded integers and allowlisted names only."""
+
+    partition: str
+    account: str
+    qos: str
+    nodes: int = 1
+    cpus: int = 1
+    memory_mb: int = 1024
+    time_minutes: int = 60
+    gpus: int = 0
+    reservation: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+def _single(raw: Mapping[str, Any], name: str) -> str | None:
+    """One value as text: a form gives a list of strings, REST gives a JSON scalar."""
+    if name not in raw:
+        return None
+    value = raw[name]
+    if isinstance(value, list):
+        if len(value) != 1:
+            raise OptionsError(name, "give one value")
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise OptionsError(name, "must be a number or a name")
+    text = str(value).strip()
+    if "\n" in text or "\r" in text or "\x00" in text:
+        raise OptionsError(name, "must be one line")
+    return text or None
+
+
+def _integer(raw: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
+    text = _single(raw, name)
+    if text is None:
+        return default
+    if not INTEGER.match(text):
+        raise OptionsError(name, f"must be a whole number from {low} to {high}")
+    value = int(text)
+    if not low <= value <= high:
+        raise OptionsError(name, f"must be from {low} to {high} (asked {value})")
+    return value
+
+
+def _choice(raw: Mapping[str, Any], name: str, allowed: tuple[str, ...], default: str | None) -> str | None:
+    text = _single(raw, name)
+    if text is None:
+        return default
+    if not NAME.match(text) or text not in allowed:
+        shown = ", ".join(allowed) if allowed else "none"
+        raise OptionsError(name, f"{text[:40]!r} is not one of yours ({shown})")
+    return text
+
+
+def parse_memory_mb(text: str) -> int:
+    """'4096', '4096M', '4G', '1T' -> megabytes."""
+    match = MEMORY.match(text)
+    if not match:
+        raise OptionsError("memory", "must be a size such as 4096M or 4G")
+    number, unit = int(match.group(1)), match.group(2).upper()
+    return number * {"": 1, "M": 1, "G": 1024, "T": 1024 * 1024}[unit]
+
+
+def parse_minutes(text: str) -> int:
+    """Slurm's time forms -> minutes (seconds round up): M, M:S, H:M:S, D-H, D-H:M, D-H:M:S."""
+    days_text, _, rest = text.rpartition("-") if "-" in text else ("0", "", text)
+    parts = rest.split(":")
+    if not INTEGER.match(days_text) or len(parts) > 3 or not all(INTEGER.match(part) for part in parts):
+        raise OptionsError("time", "must be minutes, HH:MM:SS or D-HH:MM:SS")
+    numbers = [int(part) for part in parts]
+    if "-" in text:  # D-H, D-H:M, D-H:M:S
+        hours, minutes, seconds = [*numbers, 0, 0][:3]
+    else:  # M, M:S, H:M:S
+        hours, minutes, seconds = {1: [0, *numbers, 0], 2: [0, *numbers], 3: numbers}[len(numbers)]
+    return int(days_text) * 1440 + hours * 60 + minutes + (1 if seconds else 0)
+
+
+def parse_options(raw: Mapping[str, Any], limits: Limits) -> SpawnOptions:
+    """The one parser of spawn options, for the form and for REST. Raises OptionsError on bad input."""
+    unknown = sorted(str(key)[:40] for key in raw if key not in FIELDS)
+    if unknown:
+        raise OptionsError(unknown[0], "is not a spawn option")
+    if not limits.partitions:
+        raise OptionsError("partition", "no partition is open to you")
+    default_partition = limits.default_partition or next(iter(limits.partitions))
+    partition_name = _choice(raw, "partition", tuple(limits.partitions), default_partition)
+    assert partition_name is not None
+    partition = limits.partitions[partition_name]
+    if not limits.accounts:
+        raise OptionsError("account", "you have no Slurm account to charge: ask for one to be added")
+    account = _choice(raw, "account", limits.accounts, limits.accounts[0])
+    qos = _choice(raw, "qos", limits.qos, "normal" if "normal" in limits.qos else (limits.qos or ("",))[0])
+    nodes = _integer(raw, "nodes", 1, 1, partition.max_nodes)
+    cpus = _integer(raw, "cpus", 1, 1, partition.max_cpus_per_node)
+    memory_text = _single(raw, "memory")
+    memory_mb = parse_memory_mb(memory_text) if memory_text else min(1024, partition.max_memory_mb_per_node)
+    if not 1 <= memory_mb <= partition.max_memory_mb_per_node:
+        raise OptionsError("memory", f"must be at most {partition.max_memory_mb_per_node}M in {partition.name}")
+    time_text = _single(raw, "time")
+    time_minutes = parse_minutes(time_text) if time_text else min(60, partition.max_time_minutes)
+    if not 1 <= time_minutes <= partition.max_time_minutes:
+        raise OptionsError("time", f"must be from 1 to {partition.max_time_minutes} minutes in {partition.name}")
+    gpus = _integer(raw, "gpus", 0, 0, partition.max_gpus_per_node)
+    reservation = _choice(raw, "reservation", limits.reservations, None)
+    return SpawnOptions(
+        partition=partition_name,
+        account=account or "",
+        qos=qos or "",
+        nodes=nodes,
+        cpus=cpus,
+        memory_mb=memory_mb,
+        time_minutes=time_minutes,
+        gpus=gpus,
+        reservation=reservation,
+    )
+
+
+def sbatch_directives(options: SpawnOptions) -> list[str]:
+    """The #SBATCH lines for typed options (values are validated names and integers: nothing to escape)."""
+    hours, minutes = divmod(options.time_minutes, 60)
+    lines = [
+        f"#SBATCH --partition={options.partition}",
+        f"#SBATCH --account={options.account}",
+        f"#SBATCH --nodes={options.nodes}",
+        f"#SBATCH --cpus-per-task={options.cpus}",
+        f"#SBATCH --mem={options.memory_mb}M",
+        f"#SBATCH --time={hours:02d}:{minutes:02d}:00",
+    ]
+    if options.qos:
+        lines.append(f"#SBATCH --qos={options.qos}")
+    if options.gpus:
+        lines.append(f"#SBATCH --gpus-per-node={options.gpus}")
+    if options.reservation:
+        lines.append(f"#SBATCH --reservation={options.reservation}")
+    for line in lines:  # defence in depth: a directive is one line of known characters
+        if not re.fullmatch(r"#SBATCH --[a-z-]+=[A-Za-z0-9_.:-]+", line):
+            raise OptionsError(line.split("=", 1)[0][9:], "unsafe value")
+    return lines

@@ -1,0 +1,97 @@
+"""hub_config/hpchub/options.py: the one parser of spawn options (form and REST)."""
+
+from __future__ import annotations
+
+import pytest
+from hpchub.options import (
+    Limits,
+    OptionsError,
+    PartitionLimits,
+    parse_memory_mb,
+    parse_minutes,
+    parse_options,
+    sbatch_directives,
+)
+
+LIMITS = Limits(
+    partitions={
+        "debug": PartitionLimits(
+            "debug", max_nodes=2, max_cpus_per_node=2, max_memory_mb_per_node=2048, max_time_minutes=60
+        ),
+        "interactive": PartitionLimits("interactive", 2, 2, 2048, 480),
+    },
+    accounts=("m1000", "m2000"),
+    qos=("normal", "debug"),
+    default_partition="debug",
+)
+
+
+def test_defaults_when_nothing_is_asked():
+    options = parse_options({}, LIMITS)
+    assert (options.partition, options.account, options.qos) == ("debug", "m1000", "normal")
+    assert (options.nodes, options.cpus, options.memory_mb, options.time_minutes) == (1, 1, 1024, 60)
+
+
+def test_form_values_are_lists_of_strings():
+    form = {"partition": ["interactive"], "account": ["m2000"], "cpus": ["2"], "memory": ["2G"], "time": ["2:00:00"]}
+    options = parse_options(form, LIMITS)
+    assert (options.partition, options.account, options.cpus, options.memory_mb, options.time_minutes) == (
+        "interactive", "m2000", 2, 2048, 120)  # fmt: skip
+
+
+def test_rest_values_may_be_numbers():
+    assert parse_options({"cpus": 2, "time": 30}, LIMITS).cpus == 2
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "words"),
+    [
+        ({"cpus": "-1"}, "cpus", "whole number"),
+        ({"cpus": 3}, "cpus", "from 1 to 2"),
+        ({"cpus": "99999999999"}, "cpus", "whole number"),
+        ({"partition": "nosuch"}, "partition", "not one of yours"),
+        ({"account": "m3000"}, "account", "not one of yours"),
+        ({"account": "m1000\n#SBATCH --uid=0"}, "account", "one line"),
+        ({"partition": "debug --uid=0"}, "partition", "not one of yours"),
+        ({"qos": "$(reboot)"}, "qos", "not one of yours"),
+        ({"memory": "3G"}, "memory", "at most 2048M"),
+        ({"time": "2:00:00"}, "time", "1 to 60"),
+        ({"time": "1:00:00; rm -rf /"}, "time", "minutes"),
+        ({"gpus": 1}, "gpus", "from 0 to 0"),
+        ({"reservation": "maint"}, "reservation", "not one of yours"),
+        ({"cpus": ["1", "2"]}, "cpus", "one value"),
+        ({"cpus": True}, "cpus", "number or a name"),
+        ({"cpus": {"$gt": 1}}, "cpus", "number or a name"),
+        ({"command": "bash"}, "command", "not a spawn option"),
+        ({"nodes": "\uff11"}, "nodes", "whole number"),  # a full-width digit is not a digit here
+    ],
+)
+def test_bad_values_are_refused_naming_the_field(raw, field, words):
+    with pytest.raises(OptionsError) as refused:
+        parse_options(raw, LIMITS)
+    assert refused.value.field == field and words in refused.value.message
+
+
+def test_a_user_without_an_account_is_told_so():
+    with pytest.raises(OptionsError, match="no Slurm account"):
+        parse_options({}, Limits(partitions=LIMITS.partitions, accounts=(), qos=("normal",)))
+
+
+@pytest.mark.parametrize(
+    ("text", "minutes"),
+    [("30", 30), ("30:15", 31), ("01:00:00", 60), ("2:30:00", 150), ("1-0", 1440), ("1-02:03", 1563), ("0-0:0:1", 1)],
+)
+def test_slurm_time_forms(text, minutes):
+    assert parse_minutes(text) == minutes
+
+
+@pytest.mark.parametrize(("text", "mb"), [("512", 512), ("512M", 512), ("2G", 2048), ("2g", 2048), ("1T", 1048576)])
+def test_memory_forms(text, mb):
+    assert parse_memory_mb(text) == mb
+
+
+def test_sbatch_directives_are_single_safe_lines():
+    options = parse_options({"partition": "interactive", "cpus": 2, "time": "0-08:00:00"}, LIMITS)
+    lines = sbatch_directives(options)
+    assert "#SBATCH --time=08:00:00" in lines and "#SBATCH --cpus-per-task=2" in lines
+    assert all("\n" not in line and line.startswith("#SBATCH --") for line in lines)
