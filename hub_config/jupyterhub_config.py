@@ -1,23 +1,72 @@
-"""JupyterHub configuration of hpc-jupyterhub-deploy (minimal: the hub starts and serves /hub/health).
+"""JupyterHub configuration of hpc-jupyterhub-deploy: thin, it reads the hub.yaml the jupyterhub role renders.
 
-Site values come from the environment the jupyterhub role sets, never from this file. The full
-configuration (typed spawn options, pre-spawn checks, services) arrives with the JupyterHub issue.
+Site values live in the inventory, never here. Secrets come from files through the entrypoint's
+environment (proxy token, cookie secret, crypt key, service token), never from hub.yaml.
 """
 
 import os
+import sys
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from hpchub import port_report
+from hpchub.spawner import HpcSlurmSpawner
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821  (injected by JupyterHub)
 
+settings_file = Path(os.environ.get("HUB_SETTINGS", "/etc/jupyterhub/hub.yaml"))
+hub = yaml.safe_load(settings_file.read_text()) if settings_file.exists() else {}
+spawn = hub.get("spawner", {})
+
 c.JupyterHub.bind_url = "http://:8000"
 c.JupyterHub.hub_bind_url = "http://0.0.0.0:8081"
-c.JupyterHub.hub_connect_url = os.environ.get("HUB_CONNECT_URL", "http://hub:8081")
-# configurable-http-proxy runs in its own container; the token comes from CONFIGPROXY_AUTH_TOKEN.
+c.JupyterHub.hub_connect_url = hub.get("hub_connect_url", "http://hub:8081")
+# configurable-http-proxy runs in its own container; its token comes from CONFIGPROXY_AUTH_TOKEN.
 c.JupyterHub.proxy_class = "configurable-http-proxy"
 c.ConfigurableHTTPProxy.should_start = False
-c.ConfigurableHTTPProxy.api_url = os.environ.get("PROXY_API_URL", "http://proxy:8001")
-c.JupyterHub.spawner_class = "batchspawner.SlurmSpawner"
+c.ConfigurableHTTPProxy.api_url = hub.get("proxy_api_url", "http://proxy:8001")
+c.JupyterHub.db_url = hub.get("db_url") or "sqlite:////srv/jupyterhub/jupyterhub.sqlite"
+c.JupyterHub.cleanup_servers = False  # servers are Slurm jobs: a hub restart must not cancel them
+c.JupyterHub.cleanup_proxy = False
+
 c.JupyterHub.authenticator_class = "pam"
 c.PAMAuthenticator.open_sessions = False  # the hub is not root: PAM sessions need root
-c.JupyterHub.cleanup_servers = False
-c.JupyterHub.db_url = "sqlite:////srv/jupyterhub/jupyterhub.sqlite"
-c.JupyterHub.cookie_secret_file = "/srv/jupyterhub/jupyterhub_cookie_secret"
+c.PAMAuthenticator.allowed_groups = {hub.get("users_group", "hpcusers")}
+c.Authenticator.admin_users = set(hub.get("admin_users", []))
+
+port_report.install()
+c.JupyterHub.spawner_class = HpcSlurmSpawner
+c.HpcSlurmSpawner.cluster_name = hub.get("cluster_name", "")
+c.HpcSlurmSpawner.default_partition = spawn.get("default_partition", "")
+c.HpcSlurmSpawner.limits_ttl = float(spawn.get("limits_ttl", 60))
+jupyter = spawn.get("jupyter_prefix", "/opt/jupyter")
+c.HpcSlurmSpawner.cmd = [f"{jupyter}/bin/jupyterhub-singleuser"]
+c.HpcSlurmSpawner.batchspawner_singleuser_cmd = f"{jupyter}/bin/batchspawner-singleuser"
+c.HpcSlurmSpawner.default_url = "/lab"
+c.HpcSlurmSpawner.exec_prefix = "sudo -E -u {username}"
+c.HpcSlurmSpawner.batch_submit_cmd = "/usr/bin/sbatch --parsable"
+c.HpcSlurmSpawner.batch_query_cmd = "/usr/bin/squeue -h -j {job_id} -o '%T %r %B'"
+c.HpcSlurmSpawner.batch_cancel_cmd = "/usr/bin/scancel {job_id}"
+c.HpcSlurmSpawner.req_srun = ""
+c.HpcSlurmSpawner.start_timeout = int(spawn.get("start_timeout", 300))
+c.HpcSlurmSpawner.http_timeout = int(spawn.get("http_timeout", 120))
+c.HpcSlurmSpawner.startup_poll_interval = float(spawn.get("startup_poll_interval", 0.2))
+
+services = []
+roles = []
+if os.environ.get("HPCHUB_SERVICE_TOKEN"):
+    # A scoped token for tests and monitoring: read users and servers, start and stop servers.
+    services.append({"name": "monitoring", "api_token": os.environ["HPCHUB_SERVICE_TOKEN"]})
+    roles.append({"name": "monitoring", "services": ["monitoring"],
+                  "scopes": ["list:users", "read:users", "read:servers", "servers", "access:servers"]})  # fmt: skip
+idle_timeout = int(hub.get("idle_timeout", 0))
+if idle_timeout > 0:
+    culler = [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={idle_timeout}"]
+    services.append({"name": "idle-culler", "command": culler})
+    roles.append({"name": "idle-culler", "services": ["idle-culler"],
+                  "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]})  # fmt: skip
+c.JupyterHub.services = services
+c.JupyterHub.load_roles = roles

@@ -14,11 +14,16 @@ else
   echo "hub-entrypoint: no munge key at $key_src: Slurm commands will fail until one is mounted" >&2
 fi
 
-# The proxy's API token as a file (kept out of `docker inspect`); exported only to the hub process.
-if [ -n "${CONFIGPROXY_AUTH_TOKEN_FILE:-}" ]; then
-  CONFIGPROXY_AUTH_TOKEN="$(cat "$CONFIGPROXY_AUTH_TOKEN_FILE")"
-  export CONFIGPROXY_AUTH_TOKEN
-fi
+# Secrets as files (kept out of `docker inspect`), exported only to the hub process: VAR from VAR_FILE.
+for var in CONFIGPROXY_AUTH_TOKEN JPY_COOKIE_SECRET JUPYTERHUB_CRYPT_KEY HPCHUB_SERVICE_TOKEN; do
+  file_var="${var}_FILE"
+  file="$(eval "printf '%s' \"\${${file_var}:-}\"")"
+  if [ -n "$file" ]; then
+    value="$(cat "$file")"
+    export "$var=$value"
+    unset "$file_var"
+  fi
+done
 
 install -d -o jupyterhub -g jupyterhub -m 0700 /srv/jupyterhub
 cd /srv/jupyterhub

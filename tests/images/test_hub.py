@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 from conftest import ROOT, http_get, lock_mismatches, processes
 
@@ -72,3 +74,17 @@ def test_hub_state_directory_is_private(hub):
     state = hub.file("/srv/jupyterhub")
     assert (state.user, state.mode) == ("jupyterhub", 0o700)
     assert hub.file("/srv/jupyterhub/jupyterhub_cookie_secret").mode == 0o600
+
+
+def test_port_report_api_accepts_only_an_integer_port(hub):
+    # The hub's replacement of batchspawner's handler, run with the hub's own Python and JupyterHub.
+    check = (
+        "import sys; sys.path.insert(0, '/etc/jupyterhub'); from hpchub.port_report import parse_port_report as p\n"
+        "assert p({'port': 40000}) == 40000\n"
+        "for bad in ({'port': '1'}, {'port': 40000, 'batch_submit_cmd': 'id'}, {'exec_prefix': ''}, [1], None):\n"
+        "    try: p(bad)\n"
+        "    except ValueError: continue\n"
+        "    raise SystemExit(f'accepted {bad!r}')\n"
+    )
+    done = hub.run(f"/opt/jupyterhub/bin/python -c {shlex.quote(check)}")
+    assert done.rc == 0, done.stderr
