@@ -19,7 +19,7 @@ INVENTORY ?= inventories/local
 DOCKERFILES := $(wildcard images/*/Dockerfile slurm-test-cluster/*/Dockerfile)
 YAML_FILES  := $(shell git ls-files --cached --others --exclude-standard '*.yml' '*.yaml' 2>/dev/null)
 
-.PHONY: help prerequisites images lock lint test test-unit test-images test-infra cluster up down status clean
+.PHONY: help prerequisites images lock lint test test-unit test-images test-infra test-e2e cluster up down status logs clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -49,22 +49,29 @@ test-images: images ## image tests: throwaway containers checked with testinfra
 test-infra: cluster ## cluster tests: testinfra on every host, Slurm jobs as users, idempotence
 	@$(VENV)/bin/pytest tests/infra $(PYTEST_ARGS)
 
-test: test-unit lint test-images test-infra ## everything: unit tests, lint, image tests, cluster tests
+test-e2e: up ## end-to-end: log in through the proxy, spawn as a Slurm job, run code in a kernel, bad input
+	@$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
 
-cluster: images ## the Slurm test cluster (slurmctld, slurmdbd, c1..cNODES, login) configured by the roles
+test: test-unit lint test-images test-infra test-e2e ## everything: unit, lint, image, cluster and end-to-end tests
+
+cluster: images ## the Slurm test cluster (slurmctld, slurmdbd, c1..cNODES, login) and the hub, configured by the roles
 	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/local.yml -e test_cluster_compute_nodes=$(NODES)
 	@$(MAKE) --no-print-directory status
 
-up: cluster ## everything: today the Slurm cluster (the hub arrives with the JupyterHub issue)
-	@echo "JupyterHub on the cluster is not built yet: \`make up\` brings up the Slurm cluster only"
+up: cluster ## everything: the Slurm cluster, JupyterHub and its proxy on http://127.0.0.1:8000
+	@echo "JupyterHub: http://127.0.0.1:8000  (log in as alice, bob or carol; passwords: $(INVENTORY)/secrets/passwords/<user>)"
 
 down: prerequisites ## remove the cluster's containers (homes and scratch volumes are kept)
 	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/down.yml
 
 status: ## hosts, Slurm's view of the nodes, partitions and the queue
-	@docker ps --filter label=io.github.hpc-jupyterhub-deploy.cluster --format 'table {{.Names}}\t{{.Status}}\t{{.Label "io.github.hpc-jupyterhub-deploy.group"}}'
+	@docker ps --filter label=io.github.hpc-jupyterhub-deploy.cluster --filter label=io.github.hpc-jupyterhub-deploy.service --format 'table {{.Names}}\t{{.Status}}\t{{.Label "io.github.hpc-jupyterhub-deploy.group"}}'
 	@docker exec slurmctld sinfo 2>/dev/null || echo "slurmctld: not running (make cluster)"
 	@docker exec slurmctld squeue 2>/dev/null || true
+
+logs: ## the hub's, the proxy's and Slurm's recent logs
+	@for c in jupyterhub proxy; do echo "==> $$c"; docker logs --tail 40 $$c 2>&1; done
+	@echo "==> slurmctld"; docker exec slurmctld tail -n 40 /var/log/slurm/slurmctld.log 2>/dev/null || true
 
 clean: prerequisites ## remove the cluster with its volumes (homes!), the images and build scratch
 	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/down.yml -e test_cluster_remove_volumes=true

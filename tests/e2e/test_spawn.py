@@ -1,0 +1,118 @@
+"""A user logs in, spawns JupyterLab as a Slurm job, runs code in a kernel, and stops it."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+
+import pytest
+import websocket
+from conftest import HUB, accounted_jobs, on, slurm_jobs, wait_ready
+from waiting import wait_for
+
+
+def run_in_kernel(session, code: str) -> str:
+    """Start a kernel on the user's server through the proxy, run `code`, return what it printed."""
+    token = session.api("POST", f"/users/{session.user}/tokens", json={"note": "e2e", "expires_in": 600}).json()
+    auth = {"Authorization": f"token {token['token']}"}
+    base = f"{HUB}/user/{session.user}/api"
+    kernel = session.post(f"{base}/kernels", headers=auth, json={"name": "python3"}).json()
+    ws = websocket.create_connection(
+        f"ws://127.0.0.1:8000/user/{session.user}/api/kernels/{kernel['id']}/channels",
+        header=[f"Authorization: token {token['token']}"], timeout=60,
+    )  # fmt: skip
+    try:
+        msg_id = uuid.uuid4().hex
+        ws.send(json.dumps({
+            "header": {"msg_id": msg_id, "username": session.user, "session": uuid.uuid4().hex,
+                       "msg_type": "execute_request", "version": "5.3"},
+            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+            "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                        "allow_stdin": False, "stop_on_error": True},
+        }))  # fmt: skip
+        printed = []
+        while True:
+            message = json.loads(ws.recv())
+            if message.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind = message["header"]["msg_type"]
+            if kind == "stream":
+                printed.append(message["content"]["text"])
+            elif kind == "error":
+                raise AssertionError("\n".join(message["content"]["traceback"]))
+            elif kind == "status" and message["content"]["execution_state"] == "idle":
+                return "".join(printed)
+    finally:
+        ws.close()
+        session.delete(f"{base}/kernels/{kernel['id']}", headers=auth)
+
+
+def test_login_through_the_proxy_shows_the_spawn_form(session_of):
+    alice = session_of("alice")
+    page = alice.get(f"{HUB}/hub/spawn/alice")
+    assert page.status_code == 200
+    assert 'name="partition"' in page.text and "interactive" in page.text
+    assert "m1000" in page.text and "m2000" not in page.text  # only her own accounts
+
+
+def test_spawn_from_the_form_run_code_and_stop(session_of):
+    alice = session_of("alice")
+    before = set(slurm_jobs("alice"))
+    reply = alice.submit_form(partition="debug", account="m1000", qos="normal", nodes="1", cpus="1",
+                              memory="1024", time="30")  # fmt: skip
+    assert reply.status_code == 200, reply.text[:500]
+    seconds = wait_ready(alice)
+    print(f"spawn ready in {seconds:.2f} s")
+    jobs = set(slurm_jobs("alice")) - before
+    assert len(jobs) == 1, f"alice's new jobs in squeue: {jobs}"
+
+    assert alice.get(f"{HUB}/user/alice/lab").status_code == 200
+    tag = secrets.token_hex(4)
+    out = run_in_kernel(
+        alice,
+        "import json, os, socket\n"
+        f"path = os.path.join(os.environ['SCRATCH'], 'e2e-{tag}.txt')\n"
+        "open(path, 'w').write(socket.gethostname())\n"
+        "print(json.dumps({'host': socket.gethostname(), 'uid': os.getuid(), 'path': path}))\n",
+    )
+    seen = json.loads(out)
+    assert seen["host"] in ("c1", "c2", "c3", "c4") and seen["uid"] == 20001
+    assert seen["path"] == f"/global/scratch/alice/e2e-{tag}.txt"
+    listed = on("login", f"stat -c '%U %a' {seen['path']} && cat {seen['path']}")
+    assert listed.returncode == 0 and listed.stdout.split() == ["alice", "644", seen["host"]]
+
+    alice.stop()
+    wait_for("alice's job gone from squeue", lambda: not (set(slurm_jobs("alice")) & jobs), 30)
+
+
+BAD_OPTIONS = [
+    {"cpus": "-1"},
+    {"partition": "nosuch"},
+    {"account": "m1000\n#SBATCH --uid=0"},
+    {"account": "m2000"},  # bob's project, not alice's
+    {"time": "9999"},
+    {"qos": "$(id)"},
+    {"command": "bash"},
+]
+
+
+@pytest.mark.parametrize("options", BAD_OPTIONS, ids=lambda o: next(iter(o)))
+def test_bad_values_are_refused_by_rest_and_form_and_nothing_is_submitted(session_of, options):
+    alice = session_of("alice")
+    accounted = accounted_jobs("alice")
+    rest = alice.api("POST", "/users/alice/server", json={"user_options": options})
+    assert rest.status_code == 400, rest.text[:300]
+    assert next(iter(options)) in rest.json()["message"]
+    form = alice.submit_form(**options)
+    assert form.status_code == 400
+    assert not alice.server()
+    assert accounted_jobs("alice") == accounted
+
+
+def test_user_without_an_association_is_told_in_the_form(session_of):
+    carol = session_of("carol")
+    page = carol.get(f"{HUB}/hub/spawn/carol")
+    assert "no Slurm account" in page.text
+    reply = carol.api("POST", "/users/carol/server", json={})
+    assert reply.status_code == 400 and "no Slurm account" in reply.json()["message"]
