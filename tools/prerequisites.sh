@@ -2,6 +2,7 @@
 # Prerequisites of hpc-jupyterhub-deploy, installed where missing, on a fresh Debian or Ubuntu machine:
 #   - the Docker engine from the distribution (docker.io), started when no daemon answers;
 #   - debootstrap (builds the base image where no registry can be reached);
+#   - chromium and its chromedriver (the end-to-end test in a real browser);
 #   - .venv: the pinned tooling of tools/requirements.txt (ansible, docker SDK, pytest, linters, uv).
 # Idempotent and quiet when everything is in place. Elsewhere it says what to install and stops.
 set -euo pipefail
@@ -23,10 +24,13 @@ install_packages() {
   command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
   command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
   command -v git >/dev/null 2>&1 || missing+=(git)
+  # The end-to-end browser test drives Debian's chromium through its chromedriver.
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
   python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
   [ ${#missing[@]} -eq 0 ] && return 0
   if ! command -v apt-get >/dev/null 2>&1; then
-    die "missing ${missing[*]} and this is not Debian/Ubuntu: install Docker (engine and CLI), debootstrap, git and python3 with venv, then run again"
+    die "missing ${missing[*]} and this is not Debian/Ubuntu: install Docker (engine and CLI), debootstrap, git, python3 with venv, chromium and chromedriver, then run again"
   fi
   if ! is_root; then
     die "missing ${missing[*]}: run \`make prerequisites\` as root, or: sudo apt-get install ${missing[*]}"
