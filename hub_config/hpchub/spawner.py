@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 from batchspawner import SlurmSpawner
+from batchspawner.batchspawner import JobStatus
 from tornado import web
 from traitlets import Float, Unicode, default
 
 from hpchub.options import Limits, OptionsError, SpawnOptions, parse_options, sbatch_directives
-from hpchub.slurm_limits import LimitsCache, SlurmUnavailable
+from hpchub.slurm_limits import LimitsCache, SlurmUnavailable, run
 
 BATCH_SCRIPT = """#!/bin/bash
 {{directives}}
@@ -75,10 +76,39 @@ class HpcSlurmSpawner(SlurmSpawner):
 
     def get_req_subvars(self) -> dict[str, Any]:
         subvars: dict[str, Any] = super().get_req_subvars()
+        # Only the batch script uses the directives; querying and cancelling a job (also after a hub
+        # restart, when the options of a running server are no longer in memory) do not.
+        options = self.spawn_options
+        subvars["directives"] = "\n".join(sbatch_directives(options)) if options else ""
+        return subvars
+
+    async def submit_batch_script(self) -> Any:
         if self.spawn_options is None:
             raise web.HTTPError(400, "spawn options were not checked")
-        subvars["directives"] = "\n".join(sbatch_directives(self.spawn_options))
-        return subvars
+        return await super().submit_batch_script()
+
+    async def query_job_status(self) -> JobStatus:
+        """squeue first; when it does not list the job, sacct decides whether the job really ended.
+
+        A failing squeue (controller down, a timeout) must never make the hub forget a running server:
+        only a job that accounting reports as ended is gone. When accounting does not answer either,
+        the state is unknown and the server is kept.
+        """
+        status = await super().query_job_status()
+        if status != JobStatus.NOTFOUND or not self.job_id:
+            return status
+        try:
+            state = await run(["sacct", "--noheader", "--parsable2", "-X", "-j", self.job_id, "--format=state"])
+        except SlurmUnavailable as error:
+            self.log.warning("Job %s: squeue and sacct do not answer (%s); keeping the server", self.job_id, error)
+            return JobStatus.UNKNOWN
+        words = state.split()
+        if not words or words[0] in STILL_ALIVE:
+            self.log.warning("Job %s not in squeue but %s in accounting; keeping the server", self.job_id,
+                             words[0] if words else "not yet")  # fmt: skip
+            return JobStatus.UNKNOWN
+        self.log.info("Job %s ended: %s", self.job_id, words[0])
+        return JobStatus.NOTFOUND
 
     def job_log_path(self) -> str:
         return f"{self.req_homedir}/.jupyterhub-slurm-{self.job_id}.log"
@@ -98,6 +128,10 @@ class HpcSlurmSpawner(SlurmSpawner):
             else:
                 yield {"message": "Submitting the job to Slurm"}
             await asyncio.sleep(1)
+
+
+# sacct states of a job that has not ended (everything else, COMPLETED, FAILED, CANCELLED..., has).
+STILL_ALIVE = frozenset({"PENDING", "RUNNING", "REQUEUED", "RESIZING", "SUSPENDED", "CONFIGURING", "COMPLETING"})
 
 
 async def apply_user_options(spawner: HpcSlurmSpawner, user_options: dict[str, Any]) -> None:
