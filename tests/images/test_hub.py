@@ -88,3 +88,9 @@ def test_port_report_api_accepts_only_an_integer_port(hub):
     )
     done = hub.run(f"/opt/jupyterhub/bin/python -c {shlex.quote(check)}")
     assert done.rc == 0, done.stderr
+
+
+def test_hub_can_use_a_postgresql_database_url(hub):
+    # The driver that jupyterhub_db_url=postgresql://... needs (no server is contacted here).
+    check = "import sqlalchemy; sqlalchemy.create_engine('postgresql://hub:x@db/jupyterhub').dialect.dbapi"
+    assert hub.run(f"/opt/jupyterhub/bin/python -c {shlex.quote(check)}").rc == 0
