@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -63,7 +63,6 @@ class SpawnOptions:
     time_minutes: int = 60
     gpus: int = 0
     reservation: str | None = None
-    extra: Mapping[str, str] = field(default_factory=dict)
 
 
 def _single(raw: Mapping[str, Any], name: str) -> str | None:
