@@ -13,10 +13,11 @@ export IMAGE_TAG    ?= $(shell cat VERSION)
 export DEBIAN_MIRROR ?=
 # The local test cluster: compute nodes c1..cN.
 NODES ?= 2
+BENCH_USERS ?= 0
 ANSIBLE_PLAYBOOK := $(VENV)/bin/ansible-playbook
 INVENTORY ?= inventories/local
 
-DOCKERFILES := $(wildcard images/*/Dockerfile slurm-test-cluster/*/Dockerfile)
+DOCKERFILES := $(wildcard images/*/Dockerfile slurm-test-cluster/*/Dockerfile tests/images/*/Dockerfile)
 YAML_FILES  := $(shell git ls-files --cached --others --exclude-standard '*.yml' '*.yaml' 2>/dev/null)
 
 .PHONY: help prerequisites images lock lint test test-unit test-images test-infra test-e2e cluster up down status logs clean
@@ -33,12 +34,18 @@ images: prerequisites ## build the notebook, hub and proxy images (base image ma
 lock: prerequisites ## refresh the lock files of every image and of the tooling (UPGRADE=1: newest versions)
 	@bash tools/lock.sh
 
+# Python scripts without a .py name (installed as commands in the images).
+PY_SCRIPTS := images/hub/hpchub-home-quota images/notebook/hpchub-singleuser
+
 lint: prerequisites ## ruff, mypy, yamllint, hadolint and ansible-lint (production profile) on everything
-	@echo "==> ruff"; $(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check --quiet .
-	@echo "==> mypy"; $(VENV)/bin/mypy
+	@echo "==> ruff"; $(VENV)/bin/ruff check . $(PY_SCRIPTS) && $(VENV)/bin/ruff format --check --quiet . $(PY_SCRIPTS)
+	@echo "==> mypy"; $(VENV)/bin/mypy && for script in $(PY_SCRIPTS); do $(VENV)/bin/mypy --strict $$script || exit 1; done
 	@echo "==> yamllint"; $(VENV)/bin/yamllint --strict $(YAML_FILES)
 	@echo "==> hadolint"; $(VENV)/bin/hadolint $(DOCKERFILES)
 	@echo "==> ansible-lint"; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/ansible-lint --profile production --nocolor -q roles deploy
+
+bench: prerequisites ## benchmarks of the local deployment (make up with 50 simulated users first); BENCH_ARGS=--quick or --cold
+	@$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
 test-unit: prerequisites ## unit tests (seconds, no Docker)
 	@$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
@@ -55,7 +62,7 @@ test-e2e: up ## end-to-end: log in through the proxy, spawn as a Slurm job, run 
 test: test-unit lint test-images test-infra test-e2e ## everything: unit, lint, image, cluster and end-to-end tests
 
 cluster: images ## the Slurm test cluster (slurmctld, slurmdbd, c1..cNODES, login) and the hub, configured by the roles
-	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/local.yml -e test_cluster_compute_nodes=$(NODES)
+	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/local.yml -e test_cluster_compute_nodes=$(NODES) -e bench_users=$(BENCH_USERS)
 	@$(MAKE) --no-print-directory status
 
 up: cluster ## everything: the Slurm cluster, JupyterHub and its proxy on http://127.0.0.1:8000

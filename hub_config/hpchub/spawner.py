@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import html
-from collections.abc import AsyncIterator
+import pwd
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, ClassVar
 
 from batchspawner import SlurmSpawner
 from batchspawner.batchspawner import JobStatus
 from tornado import web
-from traitlets import Float, Unicode, default
+from traitlets import Bool, Float, Unicode, default
 
+from hpchub.home_quota import QuotaCheck, check_home_quota
 from hpchub.options import Limits, OptionsError, SpawnOptions, parse_options, sbatch_directives
 from hpchub.slurm_limits import LimitsCache, SlurmUnavailable, run
 
@@ -35,6 +38,19 @@ class HpcSlurmSpawner(SlurmSpawner):
     default_partition = Unicode("", help="Partition chosen when the user names none.").tag(config=True)
     limits_ttl = Float(60.0, help="Seconds Slurm limits are cached per user.").tag(config=True)
     batch_script = Unicode(BATCH_SCRIPT).tag(config=True)
+    quota_command = Unicode(
+        "", help="Home quota check run before every spawn ({username}, {home}); see hpchub.home_quota."
+    ).tag(config=True)
+    quota_as_user = Bool(True, help="Run the quota check as the user (sudo -u).").tag(config=True)
+    quota_timeout = Float(10.0, help="Seconds the quota check may take.").tag(config=True)
+    server_poll_interval = Float(0.05, help="Seconds between checks that the new server listens.").tag(config=True)
+    bench_profiles = Bool(
+        False, help="Accept the REST option bench_profile=stock (stock batchspawner start-up): for make bench."
+    ).tag(config=True)
+    stock_singleuser_cmd = Unicode("batchspawner-singleuser", help="The stock launcher (bench profile).").tag(
+        config=True
+    )
+    bench_stock = False
 
     _caches: ClassVar[dict[tuple[str, str, float], LimitsCache]] = {}
     spawn_options: SpawnOptions | None = None
@@ -64,6 +80,12 @@ class HpcSlurmSpawner(SlurmSpawner):
 
     async def parse(self, raw: dict[str, Any]) -> SpawnOptions:
         limits = await self.user_limits()
+        self.bench_stock = False
+        if self.bench_profiles and "bench_profile" in raw:
+            raw = dict(raw)
+            if raw.pop("bench_profile") not in ("stock", ["stock"]):
+                raise web.HTTPError(400, "bench_profile: the only profile is stock")
+            self.bench_stock = True
         try:
             return parse_options(raw, limits)
         except OptionsError as refused:
@@ -86,6 +108,76 @@ class HpcSlurmSpawner(SlurmSpawner):
         if self.spawn_options is None:
             raise web.HTTPError(400, "spawn options were not checked")
         return await super().submit_batch_script()
+
+    async def check_quota(self) -> None:
+        check = QuotaCheck(self.quota_command, self.quota_as_user, self.quota_timeout)
+        verdict = await check_home_quota(check, self.user.name, pwd.getpwnam(self.user.name).pw_dir, self.log)
+        if not verdict.allowed:
+            raise web.HTTPError(403, verdict.message)
+
+    async def start(self) -> tuple[str, int]:
+        """Submit, wait for the job to run and report its port, then for the server to listen.
+
+        batchspawner returns as soon as the port is reported, before JupyterLab listens; the hub then
+        polls the server with an exponential back-off and finds it up to seconds late. Waiting here
+        for the listening socket, in short steps, hands the hub a server that answers its first poll.
+        A job that ends on the way fails the spawn at once, naming its log, instead of at the timeout.
+        """
+        if self.bench_stock:
+            return await self._start_stock()
+        self.ip = self.traits()["ip"].default_value
+        self.port = self.traits()["port"].default_value
+        if self.server:
+            self.server.port = self.port
+        await self.submit_batch_script()
+        if not self.job_id:
+            raise RuntimeError("Slurm did not return a job id for the server's job")
+        while (status := await self.query_job_status()) != JobStatus.RUNNING:
+            if status == JobStatus.NOTFOUND:
+                self.clear_state()
+                raise RuntimeError(f"The server's job ended before it started: {self.job_status}")
+            await asyncio.sleep(self.startup_poll_interval)
+        self.ip = self.state_gethost()
+        await self._while_job_runs("report its port", self._port_reported)
+        await self._while_job_runs("listen", self._listening)
+        self.log.info("Notebook server job %s listens at %s:%s", self.job_id, self.ip, self.port)
+        return self.ip, self.port
+
+    async def _start_stock(self) -> tuple[str, int]:
+        """batchspawner as it comes (its launcher, its start-up polling): the reference of make bench."""
+        ours = {"batchspawner_singleuser_cmd": self.stock_singleuser_cmd, "startup_poll_interval": 0.5}
+        for name, value in list(ours.items()):
+            ours[name] = getattr(self, name)
+            self.set_trait(name, value)
+        try:
+            ip, port = await SlurmSpawner.start(self)
+            return ip, port
+        finally:
+            for name, value in ours.items():
+                self.set_trait(name, value)
+
+    async def _port_reported(self) -> bool:
+        return bool(self.port)
+
+    async def _listening(self) -> bool:
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(self.ip, self.port), 1.0)
+        except (OSError, TimeoutError):
+            return False
+        writer.close()
+        return True
+
+    async def _while_job_runs(self, what: str, done: Callable[[], Awaitable[bool]], job_check_s: float = 2.0) -> None:
+        """Poll `done` every `server_poll_interval`; every `job_check_s`, make sure the job still runs."""
+        checked = time.monotonic()
+        while not await done():
+            if time.monotonic() - checked >= job_check_s:
+                checked = time.monotonic()
+                if await self.query_job_status() == JobStatus.NOTFOUND:
+                    log = self.job_log_path()
+                    self.clear_state()
+                    raise RuntimeError(f"The server's job ended before JupyterLab could {what}; see {log}")
+            await asyncio.sleep(self.server_poll_interval)
 
     async def query_job_status(self) -> JobStatus:
         """squeue first; when it does not list the job, sacct decides whether the job really ended.
@@ -135,8 +227,9 @@ STILL_ALIVE = frozenset({"PENDING", "RUNNING", "REQUEUED", "RESIZING", "SUSPENDE
 
 
 async def apply_user_options(spawner: HpcSlurmSpawner, user_options: dict[str, Any]) -> None:
-    """The one path of every spawn (form and REST): parse, or refuse with 400 before anything is submitted."""
+    """The one path of every spawn (form and REST): parse (400) and check the home quota (403) first."""
     spawner.spawn_options = await spawner.parse(dict(user_options or {}))
+    await spawner.check_quota()
 
 
 def as_user_options(options: SpawnOptions) -> dict[str, str]:

@@ -15,7 +15,7 @@ else
 fi
 
 # Secrets as files (kept out of `docker inspect`), exported only to the hub process: VAR from VAR_FILE.
-for var in CONFIGPROXY_AUTH_TOKEN JPY_COOKIE_SECRET JUPYTERHUB_CRYPT_KEY HPCHUB_SERVICE_TOKEN; do
+for var in CONFIGPROXY_AUTH_TOKEN JPY_COOKIE_SECRET JUPYTERHUB_CRYPT_KEY HPCHUB_SERVICE_TOKEN PGPASSWORD; do
   file_var="${var}_FILE"
   file="$(eval "printf '%s' \"\${${file_var}:-}\"")"
   if [ -n "$file" ]; then

@@ -5,51 +5,16 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
+from hubclient import HUB, PASSWORDS, ROOT, HubSession  # noqa: F401  (the tests import them from here)
 from waiting import wait_for
-
-ROOT = Path(__file__).resolve().parents[2]
-HUB = "http://127.0.0.1:8000"
-PASSWORDS = ROOT / "inventories/local/secrets/passwords"
 
 
 def on(host: str, command: str) -> subprocess.CompletedProcess[str]:
     """A command on a cluster host, as root (the operator's view)."""
     return subprocess.run(["docker", "exec", host, "sh", "-c", command], capture_output=True, text=True, check=False)
-
-
-class HubSession(requests.Session):
-    """A browser-like session of one user: cookies, and the hub's XSRF token on every change."""
-
-    def __init__(self, user: str) -> None:
-        super().__init__()
-        self.user = user
-
-    @property
-    def xsrf(self) -> str:
-        return self.cookies.get("_xsrf", path="/hub/") or ""
-
-    def api(self, method: str, path: str, **kwargs: object) -> requests.Response:
-        headers = {"X-XSRFToken": self.xsrf, "Referer": f"{HUB}/hub/home"}
-        return self.request(method, f"{HUB}/hub/api{path}", headers=headers, **kwargs)  # type: ignore[arg-type]
-
-    def login(self) -> requests.Response:
-        self.get(f"{HUB}/hub/login")
-        password = (PASSWORDS / self.user).read_text().strip()
-        return self.post(f"{HUB}/hub/login", data={"username": self.user, "password": password, "_xsrf": self.xsrf})
-
-    def server(self) -> dict:
-        return self.api("GET", f"/users/{self.user}").json().get("servers", {}).get("", {})
-
-    def submit_form(self, **fields: str) -> requests.Response:
-        return self.post(f"{HUB}/hub/spawn/{self.user}", data={**fields, "_xsrf": self.xsrf})
-
-    def stop(self) -> None:
-        self.api("DELETE", f"/users/{self.user}/server")
-        wait_for(f"{self.user}'s server stopped", lambda: not self.server(), 60)
 
 
 def slurm_jobs(user: str) -> list[str]:

@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-import requests
-from conftest import HUB, ROOT, on
-
-SERVICE_TOKEN = ROOT / "inventories/local/secrets/service-token"
-
-
-def as_service(method: str, path: str, **kwargs: object) -> requests.Response:
-    token = SERVICE_TOKEN.read_text().strip()
-    return requests.request(method, f"{HUB}/hub/api{path}", headers={"Authorization": f"token {token}"},
-                            timeout=10, **kwargs)  # type: ignore[arg-type]  # fmt: skip
+from conftest import on
+from hubclient import SERVICE_TOKEN, as_service
 
 
 def test_service_token_file_is_private():

@@ -2,50 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import json
 import secrets
-import uuid
 
 import pytest
-import websocket
 from conftest import HUB, accounted_jobs, on, slurm_jobs, wait_ready
 from waiting import wait_for
-
-
-def run_in_kernel(session, code: str) -> str:
-    """Start a kernel on the user's server through the proxy, run `code`, return what it printed."""
-    token = session.api("POST", f"/users/{session.user}/tokens", json={"note": "e2e", "expires_in": 600}).json()
-    auth = {"Authorization": f"token {token['token']}"}
-    base = f"{HUB}/user/{session.user}/api"
-    kernel = session.post(f"{base}/kernels", headers=auth, json={"name": "python3"}).json()
-    ws = websocket.create_connection(
-        f"ws://127.0.0.1:8000/user/{session.user}/api/kernels/{kernel['id']}/channels",
-        header=[f"Authorization: token {token['token']}"], timeout=60,
-    )  # fmt: skip
-    try:
-        msg_id = uuid.uuid4().hex
-        ws.send(json.dumps({
-            "header": {"msg_id": msg_id, "username": session.user, "session": uuid.uuid4().hex,
-                       "msg_type": "execute_request", "version": "5.3"},
-            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-            "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
-                        "allow_stdin": False, "stop_on_error": True},
-        }))  # fmt: skip
-        printed = []
-        while True:
-            message = json.loads(ws.recv())
-            if message.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            kind = message["header"]["msg_type"]
-            if kind == "stream":
-                printed.append(message["content"]["text"])
-            elif kind == "error":
-                raise AssertionError("\n".join(message["content"]["traceback"]))
-            elif kind == "status" and message["content"]["execution_state"] == "idle":
-                return "".join(printed)
-    finally:
-        ws.close()
-        session.delete(f"{base}/kernels/{kernel['id']}", headers=auth)
 
 
 def test_login_through_the_proxy_shows_the_spawn_form(session_of):
@@ -69,8 +32,7 @@ def test_spawn_from_the_form_run_code_and_stop(session_of):
 
     assert alice.get(f"{HUB}/user/alice/lab").status_code == 200
     tag = secrets.token_hex(4)
-    out = run_in_kernel(
-        alice,
+    out = alice.run_in_kernel(
         "import json, os, socket\n"
         f"path = os.path.join(os.environ['SCRATCH'], 'e2e-{tag}.txt')\n"
         "open(path, 'w').write(socket.gethostname())\n"
@@ -116,3 +78,23 @@ def test_user_without_an_association_is_told_in_the_form(session_of):
     assert "no Slurm account" in page.text
     reply = carol.api("POST", "/users/carol/server", json={})
     assert reply.status_code == 400 and "no Slurm account" in reply.json()["message"]
+
+
+def test_a_home_over_its_quota_is_refused_in_the_form_and_by_rest(session_of):
+    """The local inventory's check: the hub image's du helper, 1024 MB, run as the user."""
+    bob = session_of("bob")
+    accounted = accounted_jobs("bob")
+    filler = "/global/homes/bob/e2e-quota-filler.bin"
+    made = on("login", f"fallocate -l 1100M {filler} && chown bob:bob {filler}")
+    assert made.returncode == 0, made.stderr
+    try:
+        form = bob.submit_form(partition="debug", cpus="1", time="30")
+        assert form.status_code == 403
+        assert "of its 1024 MB quota" in html.unescape(form.text)
+        assert 'name="partition"' in form.text  # the form is shown again, with the message
+        rest = bob.api("POST", "/users/bob/server", json={})
+        assert rest.status_code == 403 and "/global/homes/bob uses" in rest.json()["message"]
+        assert not bob.server()
+        assert accounted_jobs("bob") == accounted
+    finally:
+        on("login", f"rm -f {filler}")

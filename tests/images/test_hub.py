@@ -58,7 +58,16 @@ def test_sudo_keeps_the_environment_for_batchspawner(hub, spawn_users):
     assert done.rc == 0, done.stderr
 
 
+def test_sudo_lets_the_hub_measure_a_members_home_as_that_member(hub, spawn_users):
+    done = as_hub(hub, "sudo -n -u alice /usr/local/bin/hpchub-home-quota --limit-mb 100 /home/alice")
+    assert done.rc == 0, done.stderr
+    helper = hub.file("/usr/local/bin/hpchub-home-quota")
+    assert (helper.user, helper.mode) == ("root", 0o755)
+
+
 @pytest.mark.parametrize("command", [
+    "sudo -n -u root /usr/local/bin/hpchub-home-quota --limit-mb 1 /root",  # the helper never as root
+    "sudo -n -E -u alice /usr/local/bin/hpchub-home-quota --limit-mb 1 /",  # nor with the hub's environment
     "sudo -n -u alice /bin/bash -c id",            # no shell
     "sudo -n -u alice /usr/bin/sacctmgr --version",  # no other Slurm command
     "sudo -n -u root /usr/bin/sbatch --version",   # never as root

@@ -19,8 +19,16 @@ def test_jupyterhub_singleuser_is_the_locked_version(notebook):
     assert out.strip().splitlines()[-1] == locked_versions(LOCK)["jupyterhub"]
 
 
-def test_batchspawner_singleuser_is_installed(notebook):
-    assert notebook.file("/opt/jupyter/bin/batchspawner-singleuser").mode & 0o111
+def test_the_server_launcher_runs_with_the_environment_python(notebook):
+    launcher = notebook.file("/opt/jupyter/bin/hpchub-singleuser")
+    assert (launcher.user, launcher.mode) == ("root", 0o755)
+    done = notebook.run("/opt/jupyter/bin/python3 /opt/jupyter/bin/hpchub-singleuser")
+    assert done.rc != 0 and "usage: hpchub-singleuser CMD" in done.stderr
+
+
+def test_jupyterlab_fetches_no_news_and_checks_no_updates(notebook):
+    settings = json.loads(notebook.file("/opt/jupyter/share/jupyter/lab/settings/overrides.json").content_string)
+    assert settings["@jupyterlab/apputils-extension:notification"] == {"checkForUpdates": False, "fetchNews": "false"}
 
 
 @pytest.mark.parametrize(

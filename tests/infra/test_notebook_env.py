@@ -29,6 +29,7 @@ PLAYBOOK = f"""
       vars:
         notebook_env_lock: "{LOCK}"
         notebook_env_uv_lock: "{ROOT / "tools/requirements.txt"}"
+        notebook_env_files_dir: "{ROOT / "images/notebook"}"
 """
 
 
@@ -74,7 +75,9 @@ def test_role_installs_the_locked_environment(bare_node, first_run):
     version = re.search(r"^jupyterhub==(\S+)", LOCK.read_text(), re.M)
     assert version
     assert node.check_output("/opt/jupyter/bin/jupyterhub-singleuser --version").splitlines()[-1] == version[1]
-    assert node.exists("batchspawner-singleuser") or node.file("/opt/jupyter/bin/batchspawner-singleuser").exists
+    launcher = node.file("/opt/jupyter/bin/hpchub-singleuser")
+    assert launcher.exists and launcher.mode == 0o755
+    assert node.file("/opt/jupyter/share/jupyter/lab/settings/overrides.json").exists
     marker = node.file("/opt/jupyter/.lock-sha256").content_string.strip()
     assert marker == hashlib.sha256(LOCK.read_bytes()).hexdigest()
 

@@ -61,6 +61,14 @@ def unknown_project(_hosts, variables):
     variables["accounts_users"][1]["projects"] = ["nosuch"]
 
 
+def db_url_with_password(_hosts, variables):
+    variables["jupyterhub_db_url"] = "postgresql://hub:s3cret@db.invalid/jupyterhub"
+
+
+def db_url_of_another_database(_hosts, variables):
+    variables["jupyterhub_db_url"] = "mysql://hub@db.invalid/jupyterhub"
+
+
 CASES = {
     no_controller: "group 'slurm_controller' must hold exactly one host",
     no_compute: "group 'compute' holds no host",
@@ -68,6 +76,8 @@ CASES = {
     user_without_uid: "accounts_users[1] (bob): needs a name and an integer uid",
     unknown_partition_node: "slurm_partitions[0] (debug): node c9 is not a compute node",
     unknown_project: "accounts_users (bob): projects nosuch are not in slurm_accounts",
+    db_url_with_password: "jupyterhub_db_url (postgresql://hub:***@db.invalid/jupyterhub): must be empty",
+    db_url_of_another_database: "jupyterhub_db_url (mysql://hub@db.invalid/jupyterhub): must be empty",
 }
 
 

@@ -1,0 +1,100 @@
+"""A user of the hub as a browser sees it, through the proxy: login form, cookies, XSRF, REST, a kernel
+over websocket. Shared by the end-to-end tests and `make bench`."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import requests
+import websocket
+
+ROOT = Path(__file__).resolve().parents[1]
+HUB = "http://127.0.0.1:8000"
+PASSWORDS = ROOT / "inventories/local/secrets/passwords"
+SERVICE_TOKEN = ROOT / "inventories/local/secrets/service-token"
+
+
+class HubSession(requests.Session):
+    """A browser-like session of one user: cookies, and the hub's XSRF token on every change."""
+
+    def __init__(self, user: str, hub: str = HUB) -> None:
+        super().__init__()
+        self.user = user
+        self.hub = hub
+
+    @property
+    def xsrf(self) -> str:
+        return self.cookies.get("_xsrf", path="/hub/") or ""
+
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {"X-XSRFToken": self.xsrf, "Referer": f"{self.hub}/hub/home"}
+        return self.request(method, f"{self.hub}/hub/api{path}", headers=headers, **kwargs)
+
+    def login(self) -> requests.Response:
+        self.get(f"{self.hub}/hub/login")
+        password = (PASSWORDS / self.user).read_text().strip()
+        form = {"username": self.user, "password": password, "_xsrf": self.xsrf}
+        return self.post(f"{self.hub}/hub/login", data=form)
+
+    def server(self) -> dict[str, Any]:
+        server: dict[str, Any] = self.api("GET", f"/users/{self.user}").json().get("servers", {}).get("", {})
+        return server
+
+    def submit_form(self, **fields: str) -> requests.Response:
+        return self.post(f"{self.hub}/hub/spawn/{self.user}", data={**fields, "_xsrf": self.xsrf})
+
+    def wait(self, what: str, done: Any, deadline_s: float, interval_s: float = 0.1) -> float:
+        started = time.monotonic()
+        while not done():
+            if time.monotonic() - started > deadline_s:
+                raise TimeoutError(f"{self.user}: {what} not within {deadline_s:.0f} s")
+            time.sleep(interval_s)
+        return time.monotonic() - started
+
+    def stop(self, deadline_s: float = 60) -> None:
+        self.api("DELETE", f"/users/{self.user}/server")
+        self.wait(f"{self.user}'s server stopped", lambda: not self.server(), deadline_s, 0.2)
+
+    def run_in_kernel(self, code: str, timeout_s: float = 60) -> str:
+        """Start a kernel on the user's server through the proxy, run `code`, return what it printed."""
+        token = self.api("POST", f"/users/{self.user}/tokens", json={"note": "client", "expires_in": 600}).json()
+        auth = {"Authorization": f"token {token['token']}"}
+        base = f"{self.hub}/user/{self.user}/api"
+        kernel = self.post(f"{base}/kernels", headers=auth, json={"name": "python3"}).json()
+        ws_url = self.hub.replace("http", "ws", 1) + f"/user/{self.user}/api/kernels/{kernel['id']}/channels"
+        ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token['token']}"], timeout=timeout_s)
+        try:
+            msg_id = uuid.uuid4().hex
+            ws.send(json.dumps({
+                "header": {"msg_id": msg_id, "username": self.user, "session": uuid.uuid4().hex,
+                           "msg_type": "execute_request", "version": "5.3"},
+                "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+                "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                            "allow_stdin": False, "stop_on_error": True},
+            }))  # fmt: skip
+            printed = []
+            while True:
+                message = json.loads(ws.recv())
+                if message.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                kind = message["header"]["msg_type"]
+                if kind == "stream":
+                    printed.append(message["content"]["text"])
+                elif kind == "error":
+                    raise AssertionError("\n".join(message["content"]["traceback"]))
+                elif kind == "status" and message["content"]["execution_state"] == "idle":
+                    return "".join(printed)
+        finally:
+            ws.close()
+            self.delete(f"{base}/kernels/{kernel['id']}", headers=auth)
+
+
+def as_service(method: str, path: str, hub: str = HUB, **kwargs: Any) -> requests.Response:
+    """The hub's REST API with the scoped monitoring token (secrets/service-token)."""
+    token = SERVICE_TOKEN.read_text().strip()
+    headers = {"Authorization": f"token {token}"}
+    return requests.request(method, f"{hub}/hub/api{path}", headers=headers, timeout=30, **kwargs)
