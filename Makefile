@@ -20,7 +20,7 @@ INVENTORY ?= inventories/local
 DOCKERFILES := $(wildcard images/*/Dockerfile slurm-test-cluster/*/Dockerfile tests/images/*/Dockerfile)
 YAML_FILES  := $(shell git ls-files --cached --others --exclude-standard '*.yml' '*.yaml' 2>/dev/null)
 
-.PHONY: help prerequisites images lock lint test test-unit test-images test-infra test-e2e cluster up down status logs clean
+.PHONY: help prerequisites images lock lint bench test test-unit test-images test-infra test-e2e cluster up down status logs clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'

@@ -1,0 +1,76 @@
+"""The running local deployment as the benchmarks see it: commands on its containers, their resources."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def on(host: str, command: str, user: str = "root", stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    argv = ["docker", "exec", "-i", "-u", user, host, "bash", "-lc", command]
+    return subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
+
+
+def docker(*args: str) -> str:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True).stdout
+
+
+def container_ip(name: str, network: str = "hpcjh") -> str:
+    template = f'{{{{(index .NetworkSettings.Networks "{network}").IPAddress}}}}'
+    return docker("inspect", "--format", template, name).strip()
+
+
+def compute_nodes() -> list[str]:
+    out = docker("ps", "--filter", "label=io.github.hpc-jupyterhub-deploy.group=compute", "--format", "{{.Names}}")
+    return sorted(out.split())
+
+
+class CpuMeter:
+    """CPU seconds and memory of a container from its cgroup (v1 or v2): cheap enough to sample often."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        cid = docker("inspect", "--format", "{{.Id}}", name).strip()
+        v1 = Path(f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage")
+        self.v2 = Path(f"/sys/fs/cgroup/system.slice/docker-{cid}.scope")
+        self.cpu_file = v1 if v1.exists() else self.v2 / "cpu.stat"
+        mem_v1 = Path(f"/sys/fs/cgroup/memory/docker/{cid}/memory.usage_in_bytes")
+        self.mem_file = mem_v1 if mem_v1.exists() else self.v2 / "memory.current"
+
+    def cpu_seconds(self) -> float:
+        text = self.cpu_file.read_text()
+        if self.cpu_file.name == "cpu.stat":
+            usec = next(int(line.split()[1]) for line in text.splitlines() if line.startswith("usage_usec"))
+            return usec / 1e6
+        return int(text) / 1e9
+
+    def memory_mb(self) -> float:
+        return int(self.mem_file.read_text()) / 2**20
+
+
+def idle_memory_mb(names: list[str]) -> dict[str, float]:
+    """Memory in use as `docker stats` counts it (without the page cache)."""
+    out = docker("stats", "--no-stream", "--format", "{{json .}}", *names)
+    usage = {}
+    for line in out.splitlines():
+        row = json.loads(line)
+        amount, unit = row["MemUsage"].split("/")[0].strip()[:-3], row["MemUsage"].split("/")[0].strip()[-3:]
+        usage[row["Name"]] = float(amount) * {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024}.get(unit, 1)
+    return usage
+
+
+def image_sizes_mb(images: list[str]) -> dict[str, float]:
+    return {image: int(docker("image", "inspect", "--format", "{{.Size}}", image)) / 1e6 for image in images}
+
+
+def timed(argv: list[str], log: Path) -> float:
+    started = time.monotonic()
+    with log.open("w") as out:
+        done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed (exit {done.returncode}); see {log}")
+    return time.monotonic() - started

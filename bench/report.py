@@ -1,0 +1,94 @@
+"""The benchmark's tables: printed, as Markdown for docs/benchmarks.md, and a PNG of spawn latencies."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from cluster import ROOT
+
+Row = list[str]
+
+
+def table(header: Row, rows: list[Row]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def spawn_table(latency: dict[str, dict[str, float]]) -> str:
+    rows = [[name, str(int(s["n"])), *(seconds(s.get(k)) for k in ("min", "median", "p95", "max"))]
+            for name, s in latency.items()]  # fmt: skip
+    return table(["spawn, request to ready (s)", "n", "min", "median", "p95", "max"], rows)
+
+
+def concurrency_table(runs: list[dict[str, Any]]) -> str:
+    rows = []
+    for run in runs:
+        phases = run["phases"]
+        cells = [f"{seconds(phases[p].get('median'))} / {seconds(phases[p].get('p95'))}" for p in phases]
+        rows.append([str(run["users"]), f"{run['ok']}/{run['users']}", *cells,
+                     f"{run['hub_cpu_mean_pct']:.0f} / {run['hub_cpu_peak_pct']:.0f}",
+                     f"{run['hub_mem_peak_mb']:.0f}"])  # fmt: skip
+    header = ["users", "ok", "login p50/p95 (s)", "spawn p50/p95", "kernel p50/p95", "stop p50/p95",
+              "hub CPU % mean/peak", "hub MB peak"]  # fmt: skip
+    return table(header, rows)
+
+
+def proxy_table(rows: list[dict[str, Any]]) -> str:
+    out = [[str(r["connections"]), f"{r['proxy']['rps']:.0f}", f"{r['proxy']['p95_ms']:.1f}",
+            f"{r['direct']['rps']:.0f}", f"{r['direct']['p95_ms']:.1f}", f"{r['overhead_p95']:.2f}",
+            str(r["proxy"]["errors"] + r["direct"]["errors"])] for r in rows]  # fmt: skip
+    header = ["connections", "proxy req/s", "proxy p95 ms", "direct req/s", "direct p95 ms",
+              "p95 proxy/direct", "errors"]  # fmt: skip
+    return table(header, out)
+
+
+def deployment_table(timings: dict[str, float]) -> str:
+    return table(["command", "seconds"], [[name, f"{value:.0f}"] for name, value in timings.items()])
+
+
+def footprint_table(memory: dict[str, float], images: dict[str, float]) -> str:
+    rows = [[f"container {name}", f"{mb:.0f} MB"] for name, mb in memory.items()]
+    rows += [[f"image {name}", f"{mb:.0f} MB"] for name, mb in images.items()]
+    return table(["footprint", "size"], rows)
+
+
+PLOT = """
+import json, sys
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+samples = json.load(open(sys.argv[1]))["spawn_samples"]
+fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
+names = list(samples)
+ax.boxplot([samples[n] for n in names], vert=False, showfliers=True)
+for i, n in enumerate(names, start=1):
+    ax.scatter(samples[n], [i] * len(samples[n]), s=12, alpha=0.6)
+ax.set_yticks(range(1, len(names) + 1), names)
+ax.set_xlabel("seconds, request to ready")
+ax.set_title("Spawn latency (n = %d each)" % len(samples[names[0]]))
+ax.grid(axis="x", alpha=0.3)
+fig.tight_layout()
+fig.savefig(sys.argv[2])
+"""
+
+
+def plot(results_json: Path, png: Path, notebook_image: str) -> None:
+    """Drawn with the notebook image's matplotlib: the benchmark needs no plotting library of its own."""
+    folder = png.parent.resolve()
+    argv = ["docker", "run", "--rm", "--user", "0", "--network", "none",
+            "-v", f"{results_json.resolve()}:/in/results.json:ro", "-v", f"{folder}:/out",
+            notebook_image, "python3", "-c", PLOT, "/in/results.json", f"/out/{png.name}"]  # fmt: skip
+    subprocess.run(argv, check=True, capture_output=True, cwd=ROOT)
+
+
+def write_json(path: Path, results: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")

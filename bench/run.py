@@ -1,0 +1,124 @@
+"""make bench: speed and scale of the running local deployment, side by side in one run.
+
+Prints every table; writes the results as JSON and Markdown (docs/benchmarks.{json,md}, or .build/bench/
+with --quick) and a PNG of the spawn latencies. Load goes only to 127.0.0.1 and the project's containers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+import concurrency
+import proxy_load
+import report
+import spawn_latency
+from cluster import ROOT, compute_nodes, idle_memory_mb, image_sizes_mb, timed
+from stats import summary
+
+PREFIX = "hpc-jupyterhub-deploy"
+IMAGES = ["notebook", "hub", "proxy", "node"]
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def make(target: str, users: int, log_dir: Path) -> float:
+    return timed(["make", target, f"BENCH_USERS={users}"], log_dir / f"make-{target}.log")
+
+
+def deployment(users: int, cold: bool, log_dir: Path) -> dict[str, float]:
+    timings: dict[str, float] = {}
+    if cold:
+        say("== make up, cold: no images, no build cache")
+        make("down", users, log_dir)
+        tag = (ROOT / "VERSION").read_text().strip()
+        ours = [f"{PREFIX}/{name}:{tag}" for name in IMAGES]
+        subprocess.run(["docker", "rmi", "--force", *ours, "debian:bookworm-slim"], capture_output=True, check=False)
+        subprocess.run(["docker", "builder", "prune", "--all", "--force"], capture_output=True, check=False)
+        timings["make up (cold: no images)"] = make("up", users, log_dir)
+    timings["make up (again, nothing to do)"] = make("up", users, log_dir)
+    say("== make down, then make up (warm: images cached)")
+    timings["make down"] = make("down", users, log_dir)
+    timings["make up (warm: after make down)"] = make("up", users, log_dir)
+    return timings
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few samples of each, results under .build/bench")
+    parser.add_argument("--cold", action="store_true", help="also time make up from no images (about 5 min)")
+    args = parser.parse_args()
+    rounds, levels, user_counts = (2, (1, 5), (3,)) if args.quick else (20, (1, 10, 50), (10, 25, 50))
+    out = ROOT / (".build/bench" if args.quick else "docs")
+    log_dir = ROOT / ".build/bench/logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    say(f"== make up with {max(user_counts)} simulated users")
+    make("up", max(user_counts), log_dir)
+
+    results: dict[str, Any] = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB",
+        "compute_nodes": len(compute_nodes()),
+    }
+    say(f"== spawn latency: {rounds} rounds of ours, stock batchspawner, floor")
+    samples = spawn_latency.measure(rounds, say)
+    results["spawn_samples"] = samples
+    results["spawn"] = {name: summary(values) for name, values in samples.items()}
+    ours, stock, floor = (results["spawn"][n]["median"] for n in samples)
+    results["spawn_ratios"] = {"ours / floor": ours / floor, "stock / ours": stock / ours}
+
+    results["concurrency"] = []
+    for users in user_counts:
+        say(f"== {users} concurrent users: login, spawn, kernel, stop")
+        results["concurrency"].append(concurrency.run(users))
+        say(report.concurrency_table(results["concurrency"][-1:]))
+
+    say("== proxy: requests to a user's server through the proxy and straight")
+    results["proxy"] = proxy_load.measure(levels, total=300 if args.quick else 3000, deadline_s=30)
+
+    say("== footprint (idle)")
+    names = ["jupyterhub", "proxy", "slurmctld", "slurmdbd", "login", *compute_nodes()]
+    results["idle_memory_mb"] = idle_memory_mb(names)
+    tag = (ROOT / "VERSION").read_text().strip()
+    results["image_mb"] = image_sizes_mb([f"{PREFIX}/{name}:{tag}" for name in IMAGES])
+
+    results["deployment_s"] = deployment(max(user_counts), args.cold and not args.quick, log_dir)
+    results["bench_s"] = time.monotonic() - started
+
+    ratios = results["spawn_ratios"]
+    sections = [
+        ("Spawn latency", report.spawn_table(results["spawn"])
+         + f"\n\nours / floor = {ratios['ours / floor']:.2f} (target <= 1.3); "
+           f"stock / ours = {ratios['stock / ours']:.2f} (target >= 1.5)"),
+        ("Concurrent users", report.concurrency_table(results["concurrency"])),
+        ("Proxy", report.proxy_table(results["proxy"])),
+        ("make up / make down", report.deployment_table(results["deployment_s"])),
+        ("Footprint", report.footprint_table(results["idle_memory_mb"], results["image_mb"])),
+    ]  # fmt: skip
+    text = "\n\n".join(f"### {title}\n\n{body}" for title, body in sections)
+    say("\n" + text)
+    report.write_json(out / "benchmarks.json", results)
+    header = (f"# Benchmarks\n\nWritten by `make bench` on {results['date']} ({results['machine']}, "
+              f"{results['compute_nodes']} compute nodes); the whole run took {results['bench_s'] / 60:.0f} min. "
+              "Method: [bench/](../bench/). Spawn latency: ![spawn latency](spawn-latency.png)\n\n")  # fmt: skip
+    (out / "benchmarks.md").write_text(header + text + "\n")
+    report.plot(out / "benchmarks.json", out / "spawn-latency.png", f"{PREFIX}/notebook:{tag}")
+    say(f"\nwritten: {out / 'benchmarks.md'}, {out / 'benchmarks.json'}, {out / 'spawn-latency.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Spawn latency, request to ready: our spawner, stock batchspawner on the same hub, and the floor (the same
+JupyterLab started by a plain `srun` and polled until it answers, no hub). Rounds interleave the three."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from cluster import on
+from hubclient import as_service
+
+USER = "alice"
+OPTIONS = {"partition": "debug", "account": "m1000", "cpus": "1", "memory": "1024", "time": "30"}
+
+# Run on the login node as the user: srun the server, read the node's name, poll until it answers.
+FLOOR = r"""
+import random, subprocess, sys, time, urllib.request
+port = random.randint(20000, 60000)
+started = time.monotonic()
+job = subprocess.Popen(
+    ["srun", "--partition=debug", "--account=m1000", "--cpus-per-task=1", "--mem=1024M", "--time=5",
+     "--unbuffered", "bash", "-c",
+     f"hostname; exec jupyter lab --no-browser --ip=0.0.0.0 --port={port} --ServerApp.token= "
+     "--ServerApp.base_url=/floor/ >/dev/null 2>&1"],
+    stdout=subprocess.PIPE, text=True)
+host = job.stdout.readline().strip()
+while time.monotonic() - started < 60:
+    try:
+        urllib.request.urlopen(f"http://{host}:{port}/floor/api", timeout=1)
+        break
+    except OSError:
+        time.sleep(0.02)
+else:
+    sys.exit("no answer in 60 s")
+print(round(time.monotonic() - started, 3))
+job.terminate()
+job.wait(30)
+"""
+
+
+def spawn_through_hub(extra: dict[str, str], deadline_s: float = 120) -> float:
+    started = time.monotonic()
+    reply = as_service("POST", f"/users/{USER}/server", json={**OPTIONS, **extra})
+    if reply.status_code not in (201, 202):
+        raise RuntimeError(f"spawn refused: {reply.status_code} {reply.text[:200]}")
+    while not as_service("GET", f"/users/{USER}").json()["servers"].get("", {}).get("ready"):
+        if time.monotonic() - started > deadline_s:
+            raise TimeoutError(f"{USER}'s server not ready in {deadline_s} s")
+        time.sleep(0.05)
+    elapsed = time.monotonic() - started
+    stop_through_hub()
+    return elapsed
+
+
+def stop_through_hub(deadline_s: float = 60) -> None:
+    as_service("DELETE", f"/users/{USER}/server")
+    started = time.monotonic()
+    while as_service("GET", f"/users/{USER}").json()["servers"]:
+        if time.monotonic() - started > deadline_s:
+            raise TimeoutError(f"{USER}'s server not stopped in {deadline_s} s")
+        time.sleep(0.2)
+
+
+def floor() -> float:
+    done = on("login", "/opt/jupyter/bin/python3 -", user=USER, stdin=FLOOR)
+    if done.returncode != 0:
+        raise RuntimeError(f"floor run failed: {done.stderr.strip()[-300:]}")
+    return float(done.stdout.split()[-1])
+
+
+def measure(rounds: int, log: Any = print) -> dict[str, list[float]]:
+    if as_service("GET", f"/users/{USER}").json()["servers"]:
+        stop_through_hub()
+    samples: dict[str, list[float]] = {"ours": [], "stock batchspawner": [], "floor (srun, no hub)": []}
+    for number in range(1, rounds + 1):
+        samples["ours"].append(spawn_through_hub({}))
+        samples["stock batchspawner"].append(spawn_through_hub({"bench_profile": "stock"}))
+        samples["floor (srun, no hub)"].append(floor())
+        log(f"  round {number}/{rounds}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in samples.items()))
+    return samples
