@@ -11,8 +11,8 @@ from typing import Any
 
 import requests
 from cluster import ROOT, container_ip
-from hubclient import HUB, SERVICE_TOKEN, as_service
-from spawn_latency import OPTIONS, USER, stop_through_hub
+from hubclient import HUB, SERVICE_TOKEN
+from spawn_latency import USER, start_through_hub, stop_through_hub
 from stats import percentile
 
 PATH = f"/user/{USER}/api/status"
@@ -59,14 +59,7 @@ def load(base: str, connections: int, total: int, deadline_s: float) -> dict[str
 
 
 def measure(levels: tuple[int, ...], total: int, deadline_s: float) -> list[dict[str, Any]]:
-    reply = as_service("POST", f"/users/{USER}/server", json=OPTIONS)
-    if reply.status_code not in (201, 202):
-        raise RuntimeError(f"spawn refused: {reply.status_code}")
-    started = time.monotonic()
-    while not as_service("GET", f"/users/{USER}").json()["servers"].get("", {}).get("ready"):
-        if time.monotonic() - started > 120:
-            raise TimeoutError("alice's server not ready")
-        time.sleep(0.1)
+    start_through_hub()
     try:
         direct = route_target()
         load(HUB, 4, 200, 10)  # warm both paths (token cache, connections)

@@ -38,16 +38,21 @@ job.wait(30)
 """
 
 
-def spawn_through_hub(extra: dict[str, str], deadline_s: float = 120) -> float:
+def start_through_hub(extra: dict[str, str] | None = None, deadline_s: float = 120) -> float:
+    """Ask the hub for USER's server and wait until it is ready; the seconds that took."""
     started = time.monotonic()
-    reply = as_service("POST", f"/users/{USER}/server", json={**OPTIONS, **extra})
+    reply = as_service("POST", f"/users/{USER}/server", json={**OPTIONS, **(extra or {})})
     if reply.status_code not in (201, 202):
         raise RuntimeError(f"spawn refused: {reply.status_code} {reply.text[:200]}")
     while not as_service("GET", f"/users/{USER}").json()["servers"].get("", {}).get("ready"):
         if time.monotonic() - started > deadline_s:
             raise TimeoutError(f"{USER}'s server not ready in {deadline_s} s")
         time.sleep(0.05)
-    elapsed = time.monotonic() - started
+    return time.monotonic() - started
+
+
+def spawn_through_hub(extra: dict[str, str]) -> float:
+    elapsed = start_through_hub(extra)
     stop_through_hub()
     return elapsed
 
