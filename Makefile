@@ -65,8 +65,8 @@ cluster: images ## the Slurm test cluster (slurmctld, slurmdbd, c1..cNODES, logi
 	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/local.yml -e test_cluster_compute_nodes=$(NODES) -e bench_users=$(BENCH_USERS)
 	@$(MAKE) --no-print-directory status
 
-up: cluster ## everything: the Slurm cluster, JupyterHub and its proxy on http://127.0.0.1:8000
-	@echo "JupyterHub: http://127.0.0.1:8000  (log in as alice, bob or carol; passwords: $(INVENTORY)/secrets/passwords/<user>)"
+up: cluster ## everything: the Slurm cluster, JupyterHub and its proxy on https://127.0.0.1:8443
+	@echo "JupyterHub: https://127.0.0.1:8443  (self-signed certificate: $(INVENTORY)/secrets/tls/proxy.crt; log in as alice, bob, carol or dave; passwords: $(INVENTORY)/secrets/passwords/<user>)"
 
 down: prerequisites ## remove the cluster's containers (homes and scratch volumes are kept)
 	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/down.yml

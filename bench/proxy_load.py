@@ -1,4 +1,4 @@
-"""Requests per second and p95 latency to a user's server through the proxy, against the same requests sent
+"""Requests per second and p95 latency to a user's server through the proxy (HTTPS), against the same requests sent
 straight to the server (its node's address on the cluster network). Bounded in count and in time."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 from cluster import ROOT, container_ip
-from hubclient import HUB, SERVICE_TOKEN
+from hubclient import CERTIFICATE, HUB, SERVICE_TOKEN
 from spawn_latency import USER, start_through_hub, stop_through_hub
 from stats import percentile
 
@@ -39,6 +39,8 @@ def load(base: str, connections: int, total: int, deadline_s: float) -> dict[str
     def worker() -> None:
         nonlocal errors
         with requests.Session() as session:
+            session.verify = str(CERTIFICATE)  # through the proxy: HTTPS, its self-signed certificate
+            session.trust_env = False  # else REQUESTS_CA_BUNDLE overrides `verify`
             while next(counter) < total and time.monotonic() < ends:
                 started = time.monotonic()
                 try:

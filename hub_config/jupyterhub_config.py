@@ -13,6 +13,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from hpchub import port_report
+from hpchub.proxy_watch import WatchedProxy
 from hpchub.spawner import HpcSlurmSpawner
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821  (injected by JupyterHub)
@@ -25,7 +26,9 @@ c.JupyterHub.bind_url = "http://:8000"
 c.JupyterHub.hub_bind_url = "http://0.0.0.0:8081"
 c.JupyterHub.hub_connect_url = hub.get("hub_connect_url", "http://hub:8081")
 # configurable-http-proxy runs in its own container; its token comes from CONFIGPROXY_AUTH_TOKEN.
-c.JupyterHub.proxy_class = "configurable-http-proxy"
+# WatchedProxy puts the routes back within seconds when that container restarts (stock: up to 300 s).
+c.JupyterHub.proxy_class = WatchedProxy
+c.WatchedProxy.route_check_interval = float(hub.get("route_check_interval", 2))
 c.ConfigurableHTTPProxy.should_start = False
 c.ConfigurableHTTPProxy.api_url = hub.get("proxy_api_url", "http://proxy:8001")
 c.JupyterHub.db_url = hub.get("db_url") or "sqlite:////srv/jupyterhub/jupyterhub.sqlite"
@@ -57,6 +60,8 @@ c.HpcSlurmSpawner.req_srun = ""
 c.HpcSlurmSpawner.start_timeout = int(spawn.get("start_timeout", 300))
 c.HpcSlurmSpawner.http_timeout = int(spawn.get("http_timeout", 120))
 c.HpcSlurmSpawner.startup_poll_interval = float(spawn.get("startup_poll_interval", 0.2))
+# How often the hub asks Slurm whether a running server's job still runs (stock: 30 s).
+c.HpcSlurmSpawner.poll_interval = int(spawn.get("poll_interval", 10))
 quota = hub.get("home_quota", {})
 c.HpcSlurmSpawner.quota_command = quota.get("command", "")
 c.HpcSlurmSpawner.quota_as_user = bool(quota.get("as_user", True))

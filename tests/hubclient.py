@@ -13,9 +13,12 @@ import requests
 import websocket
 
 ROOT = Path(__file__).resolve().parents[1]
-HUB = "http://127.0.0.1:8000"
-PASSWORDS = ROOT / "inventories/local/secrets/passwords"
-SERVICE_TOKEN = ROOT / "inventories/local/secrets/service-token"
+HUB = "https://127.0.0.1:8443"
+HTTP_PORT = "http://127.0.0.1:8000"  # plain HTTP: redirects to HUB
+SECRETS = ROOT / "inventories/local/secrets"
+PASSWORDS = SECRETS / "passwords"
+SERVICE_TOKEN = SECRETS / "service-token"
+CERTIFICATE = SECRETS / "tls/proxy.crt"  # the local cluster's self-signed certificate: the only one trusted here
 
 
 class HubSession(requests.Session):
@@ -25,6 +28,8 @@ class HubSession(requests.Session):
         super().__init__()
         self.user = user
         self.hub = hub
+        self.verify = str(CERTIFICATE)
+        self.trust_env = False  # REQUESTS_CA_BUNDLE would override `verify`; and no proxy for 127.0.0.1
 
     @property
     def xsrf(self) -> str:
@@ -66,7 +71,8 @@ class HubSession(requests.Session):
         base = f"{self.hub}/user/{self.user}/api"
         kernel = self.post(f"{base}/kernels", headers=auth, json={"name": "python3"}).json()
         ws_url = self.hub.replace("http", "ws", 1) + f"/user/{self.user}/api/kernels/{kernel['id']}/channels"
-        ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token['token']}"], timeout=timeout_s)
+        ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token['token']}"], timeout=timeout_s,
+                                         sslopt={"ca_certs": str(CERTIFICATE)})  # fmt: skip
         try:
             msg_id = uuid.uuid4().hex
             ws.send(json.dumps({
@@ -93,8 +99,15 @@ class HubSession(requests.Session):
             self.delete(f"{base}/kernels/{kernel['id']}", headers=auth)
 
 
+def public_get(path: str, hub: str = HUB, **kwargs: Any) -> requests.Response:
+    """GET through the proxy with no session (health checks, a token in the headers)."""
+    kwargs.setdefault("timeout", 10)
+    return requests.get(f"{hub}{path}", verify=str(CERTIFICATE), **kwargs)
+
+
 def as_service(method: str, path: str, hub: str = HUB, **kwargs: Any) -> requests.Response:
     """The hub's REST API with the scoped monitoring token (secrets/service-token)."""
     token = SERVICE_TOKEN.read_text().strip()
     headers = {"Authorization": f"token {token}"}
-    return requests.request(method, f"{hub}/hub/api{path}", headers=headers, timeout=30, **kwargs)
+    return requests.request(method, f"{hub}/hub/api{path}", headers=headers, timeout=30, verify=str(CERTIFICATE),
+                            **kwargs)  # fmt: skip

@@ -16,6 +16,7 @@ from traitlets import Bool, Float, Unicode, default
 
 from hpchub.home_quota import QuotaCheck, check_home_quota
 from hpchub.options import Limits, OptionsError, SpawnOptions, parse_options, sbatch_directives
+from hpchub.slurm_errors import sbatch_refusal
 from hpchub.slurm_limits import LimitsCache, SlurmUnavailable, run
 
 BATCH_SCRIPT = """#!/bin/bash
@@ -25,6 +26,7 @@ BATCH_SCRIPT = """#!/bin/bash
 #SBATCH --chdir={{homedir}}
 #SBATCH --export={{keepvars}}
 #SBATCH --get-user-env=L
+#SBATCH --no-requeue
 set -euo pipefail
 trap 'echo SIGTERM received' TERM
 {{cmd}}
@@ -107,7 +109,10 @@ class HpcSlurmSpawner(SlurmSpawner):
     async def submit_batch_script(self) -> Any:
         if self.spawn_options is None:
             raise web.HTTPError(400, "spawn options were not checked")
-        return await super().submit_batch_script()
+        try:
+            return await super().submit_batch_script()
+        except RuntimeError as refused:
+            raise web.HTTPError(*sbatch_refusal(str(refused))) from None
 
     async def check_quota(self) -> None:
         check = QuotaCheck(self.quota_command, self.quota_as_user, self.quota_timeout)
@@ -178,6 +183,23 @@ class HpcSlurmSpawner(SlurmSpawner):
                     self.clear_state()
                     raise RuntimeError(f"The server's job ended before JupyterLab could {what}; see {log}")
             await asyncio.sleep(self.server_poll_interval)
+
+    async def poll(self) -> int | None:
+        """None while the server's job runs. A user the system does not know (yet) keeps the server.
+
+        At a hub's start-up, the directory (sssd, LDAP, or the accounts role on a re-created hub
+        container) may not list the users yet; stock batchspawner's poll then fails and the hub
+        forgets every running server, leaving its job orphaned in Slurm. The next poll decides.
+        """
+        if self.job_id:
+            try:
+                pwd.getpwnam(self.user.name)
+            except KeyError:
+                self.log.warning("User %s unknown to the system (directory not ready?): keeping job %s",
+                                 self.user.name, self.job_id)  # fmt: skip
+                return None
+        result: int | None = await super().poll()
+        return result
 
     async def query_job_status(self) -> JobStatus:
         """squeue first; when it does not list the job, sacct decides whether the job really ended.

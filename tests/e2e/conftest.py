@@ -1,4 +1,4 @@
-"""End-to-end: the hub as users reach it, through the proxy at 127.0.0.1:8000, against what `make up` started."""
+"""End-to-end: the hub as users reach it, through the proxy (HTTPS, 127.0.0.1:8443), against what `make up` started."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from hubclient import HUB, PASSWORDS, ROOT, HubSession  # noqa: F401  (the tests import them from here)
+from hubclient import HUB, PASSWORDS, ROOT, HubSession, public_get  # noqa: F401  (the tests import them here)
 from waiting import wait_for
 
 
@@ -30,7 +30,7 @@ def accounted_jobs(user: str) -> int:
 @pytest.fixture(scope="session", autouse=True)
 def hub_is_up() -> None:
     try:
-        requests.get(f"{HUB}/hub/health", timeout=5).raise_for_status()
+        public_get("/hub/health", timeout=5).raise_for_status()
     except requests.RequestException as error:
         pytest.fail(f"no hub at {HUB} ({error}): run `make up`")
 

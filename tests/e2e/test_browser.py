@@ -1,10 +1,13 @@
-"""A real browser (Debian's chromium, headless) logs in, spawns from the form and sees JupyterLab load.
+"""A real browser (Debian's chromium, headless) opens the plain-HTTP address, is sent to HTTPS, logs in,
+spawns from the form and sees JupyterLab load. It trusts the local cluster's certificate only (by its key).
 
 The screenshot is kept as a test artifact: test-artifacts/jupyterlab.png.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -12,6 +15,9 @@ from pathlib import Path
 
 import pytest
 from conftest import HUB, PASSWORDS, ROOT, HubSession
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from hubclient import CERTIFICATE, HTTP_PORT
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -25,6 +31,13 @@ CHROMIUM_FLAGS = [
 ]  # fmt: skip
 
 
+def certificate_pin() -> str:
+    """Base64 SHA-256 of the certificate's public key, for chromium's --ignore-certificate-errors-spki-list."""
+    key = x509.load_pem_x509_certificate(CERTIFICATE.read_bytes()).public_key()
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
 @pytest.fixture
 def browser() -> Iterator[webdriver.Chrome]:
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
@@ -33,7 +46,11 @@ def browser() -> Iterator[webdriver.Chrome]:
     with tempfile.TemporaryDirectory() as profile:
         options = webdriver.ChromeOptions()
         options.binary_location = chromium
-        for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]:
+        for flag in [
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--ignore-certificate-errors-spki-list={certificate_pin()}",
+        ]:
             options.add_argument(flag)
         chrome = webdriver.Chrome(service=Service(executable_path=driver), options=options)
         try:
@@ -46,7 +63,8 @@ def test_browser_logs_in_spawns_and_sees_jupyterlab(browser):
     user = "bob"
     wait = WebDriverWait(browser, 90, poll_frequency=0.2)
     try:
-        browser.get(f"{HUB}/hub/login")
+        browser.get(f"{HTTP_PORT}/hub/login")
+        assert browser.current_url == f"{HUB}/hub/login"  # redirected to HTTPS
         browser.find_element(By.ID, "username_input").send_keys(user)
         browser.find_element(By.ID, "password_input").send_keys((PASSWORDS / user).read_text().strip())
         browser.find_element(By.ID, "login_submit").click()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import subprocess
 
 import requests
-from conftest import HUB, on, slurm_jobs, wait_ready
+from conftest import on, slurm_jobs, wait_ready
+from hubclient import public_get
 from waiting import wait_for
 
 
 def hub_healthy() -> bool:
     try:
-        return requests.get(f"{HUB}/hub/health", timeout=2).status_code == 200
+        return public_get("/hub/health", timeout=2).status_code == 200
     except requests.RequestException:
         return False
 
@@ -36,7 +37,7 @@ def test_hub_restart_during_a_controller_outage_keeps_the_server(session_of):
         # The hub polled the server at start-up with no controller: unknown state, so the server is kept.
         assert bob.login().status_code == 200
         wait_for("bob's server ready again after the hub's check", lambda: bool(bob.server().get("ready")), 60)
-        status = requests.get(f"{HUB}/user/bob/api/status", headers={"Authorization": f"token {token}"}, timeout=10)
+        status = public_get("/user/bob/api/status", headers={"Authorization": f"token {token}"})
         assert status.status_code == 200
     finally:
         on("slurmctld", "systemctl start slurmctld")

@@ -27,14 +27,10 @@ def test_no_npm_and_no_build_tree_in_the_runtime_image(proxy):
     assert not proxy.file("/root/.npm").exists
 
 
-def test_healthcheck_endpoint_answers(proxy):
-    assert (
-        proxy.run(
-            "node -e \"require('http').get('http://127.0.0.1:8000/_chp_healthz', r => "
-            'process.exit(r.statusCode === 200 ? 0 : 1))"'
-        ).rc
-        == 0
-    )
+def test_healthcheck_passes_and_fails(proxy):
+    assert proxy.run("node /usr/local/lib/proxy-healthcheck.js").rc == 0
+    nothing_there = "PROXY_HEALTH_URL=https://127.0.0.1:9/_chp_healthz node /usr/local/lib/proxy-healthcheck.js"
+    assert proxy.run(nothing_there).rc == 1
 
 
 def test_installed_tree_matches_the_lock(proxy):
