@@ -20,7 +20,7 @@ INVENTORY ?= inventories/local
 DOCKERFILES := $(wildcard images/*/Dockerfile slurm-test-cluster/*/Dockerfile tests/images/*/Dockerfile)
 YAML_FILES  := $(shell git ls-files --cached --others --exclude-standard '*.yml' '*.yaml' 2>/dev/null)
 
-.PHONY: help prerequisites images lock lint bench test test-unit test-images test-infra test-e2e cluster up down status logs clean
+.PHONY: help prerequisites images lock lint bench test test-unit test-images test-infra test-e2e test-faults cluster up down status logs clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ test-infra: cluster ## cluster tests: testinfra on every host, Slurm jobs as use
 
 test-e2e: up ## end-to-end: log in through the proxy, spawn as a Slurm job, run code in a kernel, bad input
 	@$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
+
+test-faults: up ## faults and hostile input: hub, proxy, controller and node failures, hostile spawn requests, isolation, secrets, TLS (ends with make down + up)
+	@$(VENV)/bin/pytest tests/faults $(PYTEST_ARGS)
 
 test: test-unit lint test-images test-infra test-e2e ## everything: unit, lint, image, cluster and end-to-end tests
 

@@ -1,8 +1,8 @@
-"""sbatch's refusals as a user should read them."""
+"""Slurm commands' (sbatch, scancel) errors as a user should read them."""
 
 from __future__ import annotations
 
-UNREACHABLE = ("contact slurm controller", "timed out")
+UNREACHABLE = ("contact slurm controller", "timed out", "unable to connect")
 
 
 def sbatch_refusal(stderr: str) -> tuple[int, str]:

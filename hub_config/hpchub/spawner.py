@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, ClassVar
 
 from batchspawner import SlurmSpawner
-from batchspawner.batchspawner import JobStatus
+from batchspawner.batchspawner import JobStatus, format_template
 from tornado import web
 from traitlets import Bool, Float, Unicode, default
 
@@ -53,8 +53,10 @@ class HpcSlurmSpawner(SlurmSpawner):
         config=True
     )
     bench_stock = False
+    cancel_deferred = False
 
     _caches: ClassVar[dict[tuple[str, str, float], LimitsCache]] = {}
+    _retries: ClassVar[set[asyncio.Future[None]]] = set()  # scancels to retry: kept referenced until done
     spawn_options: SpawnOptions | None = None
 
     def limits_cache(self) -> LimitsCache:
@@ -184,39 +186,113 @@ class HpcSlurmSpawner(SlurmSpawner):
                     raise RuntimeError(f"The server's job ended before JupyterLab could {what}; see {log}")
             await asyncio.sleep(self.server_poll_interval)
 
+    user_lookup_wait = Float(60.0, help="Seconds a poll waits for an unknown user to appear (directory start-up).").tag(
+        config=True
+    )
+    cancel_retry_interval = Float(10.0, help="Seconds between retries of a scancel Slurm did not take.").tag(
+        config=True
+    )
+    cancel_retry_for = Float(3600.0, help="Seconds a scancel Slurm did not take is retried.").tag(config=True)
+
+    async def cancel_batch_job(self) -> None:
+        """scancel; when Slurm does not answer, retry in the background instead of forgetting the job.
+
+        The hub clears a stopped server's state (its job id) even when scancel failed: with the
+        controller down, the job would run on, orphaned, once the controller is back.
+        """
+        try:
+            await super().cancel_batch_job()
+        except RuntimeError as failed:
+            status, reason = sbatch_refusal(str(failed))
+            if status != 503:
+                raise
+            self.log.warning("scancel of job %s failed (%s): retrying every %.0f s", self.job_id, reason,
+                             self.cancel_retry_interval)  # fmt: skip
+            subvars = {**self.get_req_subvars(), "job_id": self.job_id}
+            command = (
+                f"{format_template(self.exec_prefix, **subvars)} {format_template(self.batch_cancel_cmd, **subvars)}"
+            )
+            task = asyncio.ensure_future(self._cancel_later(self.job_id, command))
+            self._retries.add(task)
+            task.add_done_callback(self._retries.discard)
+            self.cancel_deferred = True
+
+    async def stop(self, now: bool = False) -> None:
+        """batchspawner's stop, except that a deferred scancel returns at once (no 10 polls of a silent Slurm)."""
+        self.cancel_deferred = False
+        await self.cancel_batch_job()
+        if now or self.cancel_deferred:
+            return
+        for _ in range(10):
+            if await self.query_job_status() not in (JobStatus.RUNNING, JobStatus.UNKNOWN):
+                return
+            await asyncio.sleep(1.0)
+        self.log.warning("Job %s possibly failed to terminate", self.job_id)
+
+    async def _cancel_later(self, job_id: str, command: str) -> None:
+        ends = time.monotonic() + self.cancel_retry_for
+        while time.monotonic() < ends:
+            await asyncio.sleep(self.cancel_retry_interval)
+            try:
+                await self.run_command(command)
+            except RuntimeError as failed:
+                if sbatch_refusal(str(failed))[0] == 503:
+                    continue
+                self.log.info("Job %s: scancel says %s (ended meanwhile?)", job_id, str(failed).strip()[:200])
+                return
+            self.log.info("Job %s cancelled after Slurm came back", job_id)
+            return
+        self.log.error("Job %s could not be cancelled for %.0f s: cancel it by hand", job_id, self.cancel_retry_for)
+
     async def poll(self) -> int | None:
         """None while the server's job runs. A user the system does not know (yet) keeps the server.
 
         At a hub's start-up, the directory (sssd, LDAP, or the accounts role on a re-created hub
         container) may not list the users yet; stock batchspawner's poll then fails and the hub
-        forgets every running server, leaving its job orphaned in Slurm. The next poll decides.
+        forgets every running server, leaving its job orphaned in Slurm. Wait for the user a while;
+        if still unknown, keep the server: the next poll decides.
         """
-        if self.job_id:
-            try:
-                pwd.getpwnam(self.user.name)
-            except KeyError:
-                self.log.warning("User %s unknown to the system (directory not ready?): keeping job %s",
-                                 self.user.name, self.job_id)  # fmt: skip
-                return None
+        if self.job_id and not await self._user_known():
+            self.log.warning("User %s unknown to the system after %.0f s: keeping job %s", self.user.name,
+                             self.user_lookup_wait, self.job_id)  # fmt: skip
+            return None
         result: int | None = await super().poll()
         return result
+
+    async def _user_known(self) -> bool:
+        ends = time.monotonic() + self.user_lookup_wait
+        while True:
+            try:
+                pwd.getpwnam(self.user.name)
+                return True
+            except KeyError:
+                if time.monotonic() >= ends:
+                    return False
+            await asyncio.sleep(2.0)
 
     async def query_job_status(self) -> JobStatus:
         """squeue first; when it does not list the job, sacct decides whether the job really ended.
 
         A failing squeue (controller down, a timeout) must never make the hub forget a running server:
-        only a job that accounting reports as ended is gone. When accounting does not answer either,
-        the state is unknown and the server is kept.
+        only a job that accounting reports as ended, or that neither the controller nor accounting knows,
+        is gone. When accounting does not answer either, the state is unknown and the server is kept.
         """
         status = await super().query_job_status()
         if status != JobStatus.NOTFOUND or not self.job_id:
             return status
+        # The controller answered and does not know the job (rather than not answering at all).
+        denied = "Invalid job id" in (self.job_status or "")
         try:
             state = await run(["sacct", "--noheader", "--parsable2", "-X", "-j", self.job_id, "--format=state"])
         except SlurmUnavailable as error:
             self.log.warning("Job %s: squeue and sacct do not answer (%s); keeping the server", self.job_id, error)
             return JobStatus.UNKNOWN
         words = state.split()
+        if not words and denied:
+            # Neither the controller nor accounting has heard of it: the cluster was reset (make down, a
+            # new slurmctld state). Keeping the server would leave a ghost that no poll ever clears.
+            self.log.warning("Job %s unknown to the controller and to accounting: the server is gone", self.job_id)
+            return JobStatus.NOTFOUND
         if not words or words[0] in STILL_ALIVE:
             self.log.warning("Job %s not in squeue but %s in accounting; keeping the server", self.job_id,
                              words[0] if words else "not yet")  # fmt: skip

@@ -1,0 +1,87 @@
+"""Faults 3 to 5: the Slurm controller down for 30 s, a compute node killed, a job cancelled by an admin."""
+
+from __future__ import annotations
+
+import time
+
+from conftest import check_intact, check_no_orphans, docker, jupyter_jobs, on, start_server, timed
+from hubclient import HubSession
+from waiting import wait_for
+
+
+def controller_answers() -> bool:
+    return on("slurmctld", "squeue --noheader --jobs=0 >/dev/null 2>&1; scontrol ping | grep -q UP").returncode == 0
+
+
+def test_controller_down_30_s_loses_no_server_and_a_spawn_meanwhile_fails_clearly(servers):
+    jobs = jupyter_jobs()
+    erin = HubSession("erin")  # without a server: she asks for one during the outage
+    assert erin.login().status_code == 200
+    if erin.server():
+        erin.stop()
+    stopped = time.monotonic()
+    assert on("slurmctld", "systemctl stop slurmctld").returncode == 0
+    try:
+        assert not controller_answers()
+        for server in servers.values():
+            assert server.answers(), f"{server.user}'s server stopped answering with the controller down"
+        asked = time.monotonic()
+        reply = erin.api("POST", "/users/erin/server", json={"user_options": {"partition": "interactive"}})
+        if reply.status_code == 202:  # slower than the hub's slow_spawn_timeout: the failure is in the events
+            erin.wait("erin's spawn fails", lambda: not erin.server(), 120, 0.5)
+            message = erin.get(f"{erin.hub}/hub/api/users/erin/server/progress", timeout=10).text
+        else:
+            assert reply.status_code == 503, reply.text[:300]
+            message = reply.json()["message"]
+        waited = time.monotonic() - asked
+        print(f"spawn during the outage refused in {waited:.1f} s: {message[:160]}")
+        assert "Slurm" in message and "try again" in message
+        assert waited < 60 and not erin.server()
+        # dave stops his server meanwhile: scancel cannot reach Slurm; the hub must not forget the job.
+        dave = servers.pop("dave")
+        dave.session.api("DELETE", "/users/dave/server")
+        dave.session.wait("dave's server stopped in the hub", lambda: not dave.session.server(), 60, 0.5)
+        wait_for("30 s of outage", lambda: time.monotonic() - stopped >= 30, 40, 1)
+    finally:
+        on("slurmctld", "systemctl start slurmctld")
+    timed("controller answers again", controller_answers, 60)
+    timed("dave's job cancelled once Slurm is back", lambda: "dave" not in jupyter_jobs().values(), 30)
+    check_intact(servers, {job: user for job, user in jobs.items() if user != "dave"})
+    assert "erin" not in jupyter_jobs().values()
+
+
+def test_a_killed_node_shows_its_servers_stopped_within_60_s_and_the_user_respawns_elsewhere(servers):
+    jobs = jupyter_jobs()
+    node = on("slurmctld", "squeue --noheader --user=alice --name=jupyter-alice --format=%N").stdout.strip()
+    others = {user: server for user, server in servers.items() if user != "alice"}
+    assert node and all(on("slurmctld", f"squeue -h -u {u} -o %N").stdout.strip() != node for u in others)
+    alice = servers["alice"]
+    killed = time.monotonic()
+    docker("kill", node)
+    try:
+        timed(f"alice's server shown stopped after {node} was killed", lambda: not alice.session.server(), 60,
+              since=killed)  # fmt: skip
+        for server in others.values():
+            assert server.answers(), f"{server.user}'s server was touched by the loss of {node}"
+        again = start_server("alice", {"partition": "interactive", "cpus": 1, "time": 30})
+        placed = on("slurmctld", "squeue --noheader --user=alice --name=jupyter-alice --format=%N").stdout.strip()
+        assert placed and placed != node
+        assert again.answers()
+        check_intact(others, jobs)
+        again.session.stop()
+    finally:
+        docker("start", node)
+        wait_for(f"{node} back in Slurm", lambda: node_state(node) in ("idle", "mixed", "allocated"), 90, 1)
+
+
+def node_state(node: str) -> str:
+    return on("slurmctld", f"sinfo --noheader --nodes={node} --format=%T").stdout.strip()
+
+
+def test_a_job_cancelled_by_an_admin_shows_the_server_stopped(servers):
+    bob = servers["bob"]
+    job = on("slurmctld", "squeue --noheader --user=bob --name=jupyter-bob --format=%i").stdout.strip()
+    cancelled = time.monotonic()
+    assert on("slurmctld", f"scancel {job}").returncode == 0
+    timed("bob's server shown stopped after scancel", lambda: not bob.session.server(), 30, since=cancelled)
+    check_no_orphans()
