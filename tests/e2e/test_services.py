@@ -10,7 +10,9 @@ def test_service_token_file_is_private():
     assert SERVICE_TOKEN.stat().st_mode & 0o777 == 0o600
 
 
-def test_service_token_reads_users_and_servers():
+def test_service_token_reads_users_and_servers(session_of):
+    for user in ("alice", "bob"):
+        session_of(user)  # a new hub knows users only once they have logged in
     users = as_service("GET", "/users")
     assert users.status_code == 200
     assert {"alice", "bob"} <= {user["name"] for user in users.json()}
