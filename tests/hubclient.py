@@ -105,6 +105,14 @@ def public_get(path: str, hub: str = HUB, **kwargs: Any) -> requests.Response:
     return requests.get(f"{hub}{path}", verify=str(CERTIFICATE), **kwargs)
 
 
+def hub_healthy(hub: str = HUB) -> bool:
+    """/hub/health answers 200 through the proxy."""
+    try:
+        return public_get("/hub/health", hub, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
 def as_service(method: str, path: str, hub: str = HUB, **kwargs: Any) -> requests.Response:
     """The hub's REST API with the scoped monitoring token (secrets/service-token)."""
     token = SERVICE_TOKEN.read_text().strip()

@@ -5,8 +5,8 @@ from __future__ import annotations
 UNREACHABLE = ("contact slurm controller", "timed out", "unable to connect")
 
 
-def sbatch_refusal(stderr: str) -> tuple[int, str]:
-    """(HTTP status, message) for sbatch's error output: 503 when Slurm is unreachable (try again), else 400."""
+def slurm_refusal(stderr: str) -> tuple[int, str]:
+    """(HTTP status, message) for sbatch or scancel errors: 503 when Slurm is unreachable (try again), else 400."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     reason = next((line for line in lines if "error:" in line), lines[-1] if lines else "sbatch failed")
     reason = reason.split("error:", 1)[-1].strip()

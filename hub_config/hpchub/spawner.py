@@ -16,7 +16,7 @@ from traitlets import Bool, Float, Unicode, default
 
 from hpchub.home_quota import QuotaCheck, check_home_quota
 from hpchub.options import Limits, OptionsError, SpawnOptions, parse_options, sbatch_directives
-from hpchub.slurm_errors import sbatch_refusal
+from hpchub.slurm_errors import slurm_refusal
 from hpchub.slurm_limits import LimitsCache, SlurmUnavailable, run
 
 BATCH_SCRIPT = """#!/bin/bash
@@ -52,6 +52,13 @@ class HpcSlurmSpawner(SlurmSpawner):
     stock_singleuser_cmd = Unicode("batchspawner-singleuser", help="The stock launcher (bench profile).").tag(
         config=True
     )
+    user_lookup_wait = Float(60.0, help="Seconds a poll waits for an unknown user to appear (directory start-up).").tag(
+        config=True
+    )
+    cancel_retry_interval = Float(10.0, help="Seconds between retries of a scancel Slurm did not take.").tag(
+        config=True
+    )
+    cancel_retry_for = Float(3600.0, help="Seconds a scancel Slurm did not take is retried.").tag(config=True)
     bench_stock = False
     cancel_deferred = False
 
@@ -114,7 +121,7 @@ class HpcSlurmSpawner(SlurmSpawner):
         try:
             return await super().submit_batch_script()
         except RuntimeError as refused:
-            raise web.HTTPError(*sbatch_refusal(str(refused))) from None
+            raise web.HTTPError(*slurm_refusal(str(refused))) from None
 
     async def check_quota(self) -> None:
         check = QuotaCheck(self.quota_command, self.quota_as_user, self.quota_timeout)
@@ -186,14 +193,6 @@ class HpcSlurmSpawner(SlurmSpawner):
                     raise RuntimeError(f"The server's job ended before JupyterLab could {what}; see {log}")
             await asyncio.sleep(self.server_poll_interval)
 
-    user_lookup_wait = Float(60.0, help="Seconds a poll waits for an unknown user to appear (directory start-up).").tag(
-        config=True
-    )
-    cancel_retry_interval = Float(10.0, help="Seconds between retries of a scancel Slurm did not take.").tag(
-        config=True
-    )
-    cancel_retry_for = Float(3600.0, help="Seconds a scancel Slurm did not take is retried.").tag(config=True)
-
     async def cancel_batch_job(self) -> None:
         """scancel; when Slurm does not answer, retry in the background instead of forgetting the job.
 
@@ -203,7 +202,7 @@ class HpcSlurmSpawner(SlurmSpawner):
         try:
             await super().cancel_batch_job()
         except RuntimeError as failed:
-            status, reason = sbatch_refusal(str(failed))
+            status, reason = slurm_refusal(str(failed))
             if status != 503:
                 raise
             self.log.warning("scancel of job %s failed (%s): retrying every %.0f s", self.job_id, reason,
@@ -236,7 +235,7 @@ class HpcSlurmSpawner(SlurmSpawner):
             try:
                 await self.run_command(command)
             except RuntimeError as failed:
-                if sbatch_refusal(str(failed))[0] == 503:
+                if slurm_refusal(str(failed))[0] == 503:
                     continue
                 self.log.info("Job %s: scancel says %s (ended meanwhile?)", job_id, str(failed).strip()[:200])
                 return

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
 import requests
+from docker_exec import on
 from hubclient import HUB, PASSWORDS, ROOT, HubSession, public_get  # noqa: F401  (the tests import them here)
 from waiting import wait_for
-
-
-def on(host: str, command: str) -> subprocess.CompletedProcess[str]:
-    """A command on a cluster host, as root (the operator's view)."""
-    return subprocess.run(["docker", "exec", host, "sh", "-c", command], capture_output=True, text=True, check=False)
 
 
 def slurm_jobs(user: str) -> list[str]:

@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import subprocess
 
-import requests
 from conftest import on, slurm_jobs, wait_ready
-from hubclient import public_get
+from hubclient import hub_healthy, public_get
 from waiting import wait_for
-
-
-def hub_healthy() -> bool:
-    try:
-        return public_get("/hub/health", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def test_hub_restart_during_a_controller_outage_keeps_the_server(session_of):

@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
-from hubclient import HUB, ROOT, HubSession, as_service, public_get
+from docker_exec import on
+from hubclient import HUB, ROOT, HubSession, as_service, hub_healthy, public_get
 from waiting import wait_for
 
 # alice fills one node (debug, both CPUs): bob and dave share the other (interactive, oversubscribed).
@@ -24,11 +25,6 @@ USERS = {
     "bob": {"partition": "interactive", "cpus": 1, "time": 60},
     "dave": {"partition": "interactive", "cpus": 1, "time": 60},
 }
-
-
-def on(host: str, command: str) -> subprocess.CompletedProcess[str]:
-    """A command on a cluster host, as root."""
-    return subprocess.run(["docker", "exec", host, "sh", "-c", command], capture_output=True, text=True, check=False)
 
 
 def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -55,13 +51,6 @@ def hub_servers() -> set[str]:
     users = as_service("GET", "/users", params={"state": "active"})
     assert users.status_code == 200, users.text
     return {user["name"] for user in users.json() if user.get("servers", {}).get("")}
-
-
-def hub_healthy() -> bool:
-    try:
-        return public_get("/hub/health", timeout=2).status_code == 200
-    except OSError:
-        return False
 
 
 @dataclass

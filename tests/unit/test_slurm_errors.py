@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hpchub.slurm_errors import sbatch_refusal
+from hpchub.slurm_errors import slurm_refusal
 
 
 @pytest.mark.parametrize(
@@ -14,13 +14,13 @@ from hpchub.slurm_errors import sbatch_refusal
     ],
 )
 def test_an_unreachable_controller_is_503_try_again(stderr):
-    status, message = sbatch_refusal(stderr)
+    status, message = slurm_refusal(stderr)
     assert status == 503
     assert "nothing was submitted, try again" in message and "sbatch: error" not in message
 
 
 def test_a_refusal_is_400_with_slurms_reason():
-    status, message = sbatch_refusal(
+    status, message = slurm_refusal(
         "sbatch: error: invalid partition specified: nosuch\n"
         "sbatch: error: Batch job submission failed: Invalid partition name specified\n"
     )
@@ -28,4 +28,4 @@ def test_a_refusal_is_400_with_slurms_reason():
 
 
 def test_no_output_still_says_something():
-    assert sbatch_refusal("") == (400, "Slurm refused the job: sbatch failed")
+    assert slurm_refusal("") == (400, "Slurm refused the job: sbatch failed")
