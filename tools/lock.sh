@@ -12,10 +12,12 @@ compile() {
   "$uv" pip compile --quiet --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
     --custom-compile-command "make lock" "${upgrade[@]}" "$@"
 }
+# The images' locks leave out what images/excluded-packages.txt names (the images install with --no-deps).
+images=(--override images/excluded-packages.txt)
 echo "==> images/notebook/requirements.txt"
-compile images/notebook/requirements.in -o images/notebook/requirements.txt
+compile "${images[@]}" images/notebook/requirements.in -o images/notebook/requirements.txt
 echo "==> images/hub/requirements.txt (constrained by the notebook lock: one JupyterHub version)"
-compile images/hub/requirements.in -c images/notebook/requirements.txt -o images/hub/requirements.txt
+compile "${images[@]}" images/hub/requirements.in -c images/notebook/requirements.txt -o images/hub/requirements.txt
 echo "==> tools/requirements.txt"
 compile tools/requirements.in -o tools/requirements.txt
 echo "==> images/proxy/package-lock.json"

@@ -26,6 +26,14 @@ def test_the_server_launcher_runs_with_the_environment_python(notebook):
     assert done.rc != 0 and "usage: hpchub-singleuser CMD" in done.stderr
 
 
+def test_jupyter_start_up_builds_no_iri_parsers(notebook):
+    # rfc3987-syntax (left out of the lock) cost every JupyterLab start 0.9 s of CPU; jsonschema still imports.
+    out = notebook.check_output(
+        "/opt/jupyter/bin/python -c 'import sys, jupyter_events, jsonschema; print(\"rfc3987_syntax\" in sys.modules)'"
+    )
+    assert out.strip() == "False"
+
+
 def test_jupyterlab_fetches_no_news_and_checks_no_updates(notebook):
     settings = json.loads(notebook.file("/opt/jupyter/share/jupyter/lab/settings/overrides.json").content_string)
     assert settings["@jupyterlab/apputils-extension:notification"] == {"checkForUpdates": False, "fetchNews": "false"}

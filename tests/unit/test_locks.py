@@ -50,6 +50,14 @@ def test_every_wanted_package_is_locked(name):
     assert not missing, f"{lock} lacks {missing}: run `make lock`"
 
 
+@pytest.mark.parametrize("name", ["notebook", "hub"])
+def test_image_locks_leave_out_the_excluded_packages(name):
+    # The images install with --no-deps, so a package absent from the lock is absent from the image.
+    excluded = wanted(ROOT / "images/excluded-packages.txt")
+    assert excluded, "images/excluded-packages.txt names no package"
+    assert not excluded & set(pins(LOCKS[name])), f"{LOCKS[name]} pins an excluded package: run `make lock`"
+
+
 def test_hub_and_notebook_share_jupyterhub_and_batchspawner():
     hub, notebook = pins(LOCKS["hub"]), pins(LOCKS["notebook"])
     for package in ("jupyterhub", "batchspawner"):
