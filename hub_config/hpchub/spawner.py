@@ -46,6 +46,9 @@ class HpcSlurmSpawner(SlurmSpawner):
     quota_as_user = Bool(True, help="Run the quota check as the user (sudo -u).").tag(config=True)
     quota_timeout = Float(10.0, help="Seconds the quota check may take.").tag(config=True)
     server_poll_interval = Float(0.05, help="Seconds between checks that the new server listens.").tag(config=True)
+    job_check_interval = Float(
+        1.0, help="Seconds between squeue calls while a new server's job starts (each is a sudo and an squeue)."
+    ).tag(config=True)
     bench_profiles = Bool(
         False, help="Accept the REST option bench_profile=stock (stock batchspawner start-up): for make bench."
     ).tag(config=True)
@@ -130,11 +133,14 @@ class HpcSlurmSpawner(SlurmSpawner):
             raise web.HTTPError(403, verdict.message)
 
     async def start(self) -> tuple[str, int]:
-        """Submit, wait for the job to run and report its port, then for the server to listen.
+        """Submit, wait for the job to report its port, find its node, then wait for the server to listen.
 
-        batchspawner returns as soon as the port is reported, before JupyterLab listens; the hub then
-        polls the server with an exponential back-off and finds it up to seconds late. Waiting here
-        for the listening socket, in short steps, hands the hub a server that answers its first poll.
+        batchspawner polls squeue every `startup_poll_interval` until the job runs, then waits for the
+        port, and returns before JupyterLab listens; the hub then polls the server with an exponential
+        back-off and finds it up to seconds late. Here the port report (sent by the running job) is
+        awaited in short, cheap steps, and Slurm is asked only every `job_check_interval` meanwhile
+        (one sudo and squeue each: with many spawns pending, batchspawner's 0.2 s polling was half the
+        hub's CPU). Waiting for the listening socket hands the hub a server that answers its first poll.
         A job that ends on the way fails the spawn at once, naming its log, instead of at the timeout.
         """
         if self.bench_stock:
@@ -146,13 +152,12 @@ class HpcSlurmSpawner(SlurmSpawner):
         await self.submit_batch_script()
         if not self.job_id:
             raise RuntimeError("Slurm did not return a job id for the server's job")
+        await self._while_job_runs("report its port", self._port_reported)
         while (status := await self.query_job_status()) != JobStatus.RUNNING:
             if status == JobStatus.NOTFOUND:
-                self.clear_state()
-                raise RuntimeError(f"The server's job ended before it started: {self.job_status}")
+                raise self._ended("report its node")
             await asyncio.sleep(self.startup_poll_interval)
         self.ip = self.state_gethost()
-        await self._while_job_runs("report its port", self._port_reported)
         await self._while_job_runs("listen", self._listening)
         self.log.info("Notebook server job %s listens at %s:%s", self.job_id, self.ip, self.port)
         return self.ip, self.port
@@ -181,17 +186,22 @@ class HpcSlurmSpawner(SlurmSpawner):
         writer.close()
         return True
 
-    async def _while_job_runs(self, what: str, done: Callable[[], Awaitable[bool]], job_check_s: float = 2.0) -> None:
-        """Poll `done` every `server_poll_interval`; every `job_check_s`, make sure the job still runs."""
+    async def _while_job_runs(self, what: str, done: Callable[[], Awaitable[bool]]) -> None:
+        """Poll `done` every `server_poll_interval`; every `job_check_interval`, make sure the job has not ended."""
         checked = time.monotonic()
         while not await done():
-            if time.monotonic() - checked >= job_check_s:
+            if time.monotonic() - checked >= self.job_check_interval:
                 checked = time.monotonic()
                 if await self.query_job_status() == JobStatus.NOTFOUND:
-                    log = self.job_log_path()
-                    self.clear_state()
-                    raise RuntimeError(f"The server's job ended before JupyterLab could {what}; see {log}")
+                    raise self._ended(what)
             await asyncio.sleep(self.server_poll_interval)
+
+    def _ended(self, what: str) -> RuntimeError:
+        log = self.job_log_path()
+        reason = self.job_status
+        self.clear_state()
+        state = reason or "no state"
+        return RuntimeError(f"The server's job ended before JupyterLab could {what} ({state}); see {log}")
 
     async def cancel_batch_job(self) -> None:
         """scancel; when Slurm does not answer, retry in the background instead of forgetting the job.
