@@ -1,5 +1,8 @@
 """Spawn latency, request to ready: our spawner, stock batchspawner on the same hub, and the floor (the same
-JupyterLab started by a plain `srun` and polled until it answers, no hub). Rounds interleave the three."""
+JupyterLab started by a plain `srun` and polled until it answers, no hub). A fourth reference starts the
+same JupyterLab by a plain `sbatch`: Slurm schedules batch jobs in its once-a-second background pass, while
+srun's allocation is granted in the request itself, so that row splits the gap to the floor into Slurm's
+batch path and the hub's own cost. Rounds interleave the four."""
 
 from __future__ import annotations
 
@@ -12,18 +15,38 @@ from hubclient import as_service
 USER = "alice"
 OPTIONS = {"partition": "debug", "account": "m1000", "cpus": "1", "memory": "1024", "time": "30"}
 
-# Run on the login node as the user: srun the server, read the node's name, poll until it answers.
-FLOOR = r"""
-import random, subprocess, sys, time, urllib.request
-port = random.randint(20000, 60000)
-started = time.monotonic()
+# Run on the login node as the user: start the server, learn the node's name, poll until it answers.
+FLOOR_START = {
+    "srun": r"""
 job = subprocess.Popen(
     ["srun", "--partition=debug", "--account=m1000", "--cpus-per-task=1", "--mem=1024M", "--time=5",
-     "--unbuffered", "bash", "-c",
-     f"hostname; exec jupyter lab --no-browser --ip=0.0.0.0 --port={port} --ServerApp.token= "
-     "--ServerApp.base_url=/floor/ >/dev/null 2>&1"],
+     "--unbuffered", "bash", "-c", f"hostname; exec {server} >/dev/null 2>&1"],
     stdout=subprocess.PIPE, text=True)
 host = job.stdout.readline().strip()
+stop = lambda: (job.terminate(), job.wait(30))
+""",
+    "sbatch": r"""
+where = os.path.expanduser(f"~/.bench-floor-{port}")
+job = subprocess.run(
+    ["sbatch", "--parsable", "--partition=debug", "--account=m1000", "--cpus-per-task=1", "--mem=1024M",
+     "--time=5", "--output=/dev/null", f"--wrap=hostname > {where}.tmp && mv {where}.tmp {where}; exec {server}"],
+    capture_output=True, text=True, check=True).stdout.strip()
+while not os.path.exists(where):
+    if time.monotonic() - started > 60:
+        sys.exit("the batch job did not start in 60 s")
+    time.sleep(0.01)
+host = open(where).read().strip()
+os.unlink(where)
+stop = lambda: subprocess.run(["scancel", job], check=True)
+""",
+}
+FLOOR = r"""
+import os, random, subprocess, sys, time, urllib.request
+port = random.randint(20000, 60000)
+server = (f"jupyter lab --no-browser --ip=0.0.0.0 --port={port} --ServerApp.token= "
+          "--ServerApp.base_url=/floor/")
+started = time.monotonic()
+{start}
 while time.monotonic() - started < 60:
     try:
         urllib.request.urlopen(f"http://{host}:{port}/floor/api", timeout=1)
@@ -33,8 +56,7 @@ while time.monotonic() - started < 60:
 else:
     sys.exit("no answer in 60 s")
 print(round(time.monotonic() - started, 3))
-job.terminate()
-job.wait(30)
+stop()
 """
 
 
@@ -66,8 +88,8 @@ def stop_through_hub(deadline_s: float = 60) -> None:
         time.sleep(0.2)
 
 
-def floor() -> float:
-    done = on("login", "/opt/jupyter/bin/python3 -", user=USER, stdin=FLOOR)
+def floor(launcher: str = "srun") -> float:
+    done = on("login", "/opt/jupyter/bin/python3 -", user=USER, stdin=FLOOR.replace("{start}", FLOOR_START[launcher]))
     if done.returncode != 0:
         raise RuntimeError(f"floor run failed: {done.stderr.strip()[-300:]}")
     return float(done.stdout.split()[-1])
@@ -76,10 +98,13 @@ def floor() -> float:
 def measure(rounds: int, log: Any = print) -> dict[str, list[float]]:
     if as_service("GET", f"/users/{USER}").json()["servers"]:
         stop_through_hub()
-    samples: dict[str, list[float]] = {"ours": [], "stock batchspawner": [], "floor (srun, no hub)": []}
+    samples: dict[str, list[float]] = {
+        "ours": [], "stock batchspawner": [], "floor (srun, no hub)": [], "sbatch, no hub": []
+    }  # fmt: skip
     for number in range(1, rounds + 1):
         samples["ours"].append(spawn_through_hub({}))
         samples["stock batchspawner"].append(spawn_through_hub({"bench_profile": "stock"}))
-        samples["floor (srun, no hub)"].append(floor())
+        samples["floor (srun, no hub)"].append(floor("srun"))
+        samples["sbatch, no hub"].append(floor("sbatch"))
         log(f"  round {number}/{rounds}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in samples.items()))
     return samples
