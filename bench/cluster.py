@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -50,6 +51,13 @@ class CpuMeter:
 
     def memory_mb(self) -> float:
         return int(self.mem_file.read_text()) / 2**20
+
+
+def machine_cpu_seconds() -> float:
+    """CPU seconds this machine has spent (all cores, every process: containers, dockerd, the bench itself)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    busy = sum(fields[:3]) + sum(fields[5:8])  # user nice system, irq softirq steal; not idle nor iowait
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def idle_memory_mb(names: list[str]) -> dict[str, float]:

@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from cluster import CpuMeter
+from cluster import CpuMeter, machine_cpu_seconds
 from hubclient import HubSession
 from stats import summary
 
@@ -58,7 +58,7 @@ def run(users: int, ramp_s_per_user: float = 0.5) -> dict[str, Any]:
         while not stop.wait(1.0):
             samples.append((hub.cpu_seconds(), hub.memory_mb()))
 
-    cpu_before, started = hub.cpu_seconds(), time.monotonic()
+    cpu_before, machine_before, started = hub.cpu_seconds(), machine_cpu_seconds(), time.monotonic()
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     names = [f"bench{number:02d}" for number in range(1, users + 1)]
@@ -68,6 +68,7 @@ def run(users: int, ramp_s_per_user: float = 0.5) -> dict[str, Any]:
     sampler.join()
     wall = time.monotonic() - started
     cpu_used = hub.cpu_seconds() - cpu_before
+    machine_used = machine_cpu_seconds() - machine_before
     failures = [r for r in results if "error" in r]
     return {
         "users": users,
@@ -78,4 +79,8 @@ def run(users: int, ramp_s_per_user: float = 0.5) -> dict[str, Any]:
         "hub_cpu_mean_pct": 100 * cpu_used / wall,
         "hub_cpu_peak_pct": max((100 * (b[0] - a[0]) for a, b in itertools.pairwise(samples)), default=0),
         "hub_mem_peak_mb": max((m for _, m in samples), default=hub.memory_mb()),
+        # What one user's login, spawn, cell and stop cost the whole machine: with C cores, K users need at
+        # least K * this / C seconds, however the work is scheduled.
+        "machine_cpu_s_per_user": machine_used / users,
+        "hub_cpu_s_per_user": cpu_used / users,
     }

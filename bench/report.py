@@ -35,9 +35,11 @@ def concurrency_table(runs: list[dict[str, Any]]) -> str:
         cells = [f"{seconds(phases[p].get('median'))} / {seconds(phases[p].get('p95'))}" for p in phases]
         rows.append([str(run["users"]), f"{run['ok']}/{run['users']}", *cells,
                      f"{run['hub_cpu_mean_pct']:.0f} / {run['hub_cpu_peak_pct']:.0f}",
-                     f"{run['hub_mem_peak_mb']:.0f}"])  # fmt: skip
+                     f"{run['hub_mem_peak_mb']:.0f}",
+                     f"{run.get('machine_cpu_s_per_user', 0):.2f} / {run.get('hub_cpu_s_per_user', 0):.2f}",
+                     f"{run['wall_s']:.0f}"])  # fmt: skip
     header = ["users", "ok", "login p50/p95 (s)", "spawn p50/p95", "kernel p50/p95", "stop p50/p95",
-              "hub CPU % mean/peak", "hub MB peak"]  # fmt: skip
+              "hub CPU % mean/peak", "hub MB peak", "CPU-s per user: machine / hub", "run (s)"]  # fmt: skip
     return table(header, rows)
 
 
