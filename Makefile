@@ -75,7 +75,11 @@ down: prerequisites ## remove the cluster's containers (homes and scratch volume
 	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/down.yml
 
 status: ## hosts, Slurm's view of the nodes, partitions and the queue
-	@docker ps --filter label=io.github.hpc-jupyterhub-deploy.cluster --filter label=io.github.hpc-jupyterhub-deploy.service --format 'table {{.Names}}\t{{.Status}}\t{{.Label "io.github.hpc-jupyterhub-deploy.group"}}'
+	@# Two filters on labels would have to match both (docker ANDs them): the nodes and the hub carry the
+	@# cluster label, the proxy only the service label.
+	@printf 'NAMES\tSTATUS\tGROUP\n'; for label in cluster service; do \
+	  docker ps --filter label=io.github.hpc-jupyterhub-deploy.$$label \
+	    --format '{{.Names}}\t{{.Status}}\t{{.Label "io.github.hpc-jupyterhub-deploy.group"}}'; done | sort -u
 	@docker exec slurmctld sinfo 2>/dev/null || echo "slurmctld: not running (make cluster)"
 	@docker exec slurmctld squeue 2>/dev/null || true
 
