@@ -12,12 +12,13 @@ from typing import Any, ClassVar
 from batchspawner import SlurmSpawner
 from batchspawner.batchspawner import JobStatus, format_template
 from tornado import web
-from traitlets import Bool, Float, Unicode, default
+from traitlets import Bool, Float, Int, Unicode, default
 
 from hpchub.home_quota import QuotaCheck, check_home_quota
 from hpchub.options import Limits, OptionsError, SpawnOptions, parse_options, sbatch_directives
 from hpchub.slurm_errors import slurm_refusal
 from hpchub.slurm_limits import LimitsCache, SlurmUnavailable, run
+from hpchub.start_load import StartLoad
 
 BATCH_SCRIPT = """#!/bin/bash
 {{directives}}
@@ -49,6 +50,9 @@ class HpcSlurmSpawner(SlurmSpawner):
     job_check_interval = Float(
         1.0, help="Seconds between squeue calls while a new server's job starts (each is a sudo and an squeue)."
     ).tag(config=True)
+    start_load_step = Int(
+        5, help="Servers starting at once beyond which the start-up checks slow down in proportion."
+    ).tag(config=True)
     bench_profiles = Bool(
         False, help="Accept the REST option bench_profile=stock (stock batchspawner start-up): for make bench."
     ).tag(config=True)
@@ -67,6 +71,7 @@ class HpcSlurmSpawner(SlurmSpawner):
 
     _caches: ClassVar[dict[tuple[str, str, float], LimitsCache]] = {}
     _retries: ClassVar[set[asyncio.Future[None]]] = set()  # scancels to retry: kept referenced until done
+    _start_load: ClassVar[StartLoad | None] = None  # the servers starting now, across all users
     spawn_options: SpawnOptions | None = None
 
     def limits_cache(self) -> LimitsCache:
@@ -149,16 +154,19 @@ class HpcSlurmSpawner(SlurmSpawner):
         self.port = self.traits()["port"].default_value
         if self.server:
             self.server.port = self.port
-        await self.submit_batch_script()
-        if not self.job_id:
-            raise RuntimeError("Slurm did not return a job id for the server's job")
-        await self._while_job_runs("report its port", self._port_reported)
-        while (status := await self.query_job_status()) != JobStatus.RUNNING:
-            if status == JobStatus.NOTFOUND:
-                raise self._ended("report its node")
-            await asyncio.sleep(self.startup_poll_interval)
-        self.ip = self.state_gethost()
-        await self._while_job_runs("listen", self._listening)
+        if HpcSlurmSpawner._start_load is None:
+            HpcSlurmSpawner._start_load = StartLoad(self.start_load_step)
+        with HpcSlurmSpawner._start_load as load:
+            await self.submit_batch_script()
+            if not self.job_id:
+                raise RuntimeError("Slurm did not return a job id for the server's job")
+            await self._while_job_runs("report its port", self._port_reported, load)
+            while (status := await self.query_job_status()) != JobStatus.RUNNING:
+                if status == JobStatus.NOTFOUND:
+                    raise self._ended("report its node")
+                await asyncio.sleep(load.interval(self.startup_poll_interval))
+            self.ip = self.state_gethost()
+            await self._while_job_runs("listen", self._listening, load)
         self.log.info("Notebook server job %s listens at %s:%s", self.job_id, self.ip, self.port)
         return self.ip, self.port
 
@@ -186,15 +194,18 @@ class HpcSlurmSpawner(SlurmSpawner):
         writer.close()
         return True
 
-    async def _while_job_runs(self, what: str, done: Callable[[], Awaitable[bool]]) -> None:
-        """Poll `done` every `server_poll_interval`; every `job_check_interval`, make sure the job has not ended."""
+    async def _while_job_runs(self, what: str, done: Callable[[], Awaitable[bool]], load: StartLoad) -> None:
+        """Poll `done` every `server_poll_interval`; every `job_check_interval`, make sure the job has not ended.
+
+        Both intervals grow in proportion when more than `start_load_step` servers start at once.
+        """
         checked = time.monotonic()
         while not await done():
-            if time.monotonic() - checked >= self.job_check_interval:
+            if time.monotonic() - checked >= load.interval(self.job_check_interval):
                 checked = time.monotonic()
                 if await self.query_job_status() == JobStatus.NOTFOUND:
                     raise self._ended(what)
-            await asyncio.sleep(self.server_poll_interval)
+            await asyncio.sleep(load.interval(self.server_poll_interval))
 
     def _ended(self, what: str) -> RuntimeError:
         log = self.job_log_path()
