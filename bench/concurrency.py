@@ -31,7 +31,7 @@ def one_user(name: str, delay_s: float) -> dict[str, Any]:
         reply = session.api("POST", f"/users/{name}/server", json=OPTIONS)
         if reply.status_code not in (201, 202):
             raise RuntimeError(f"spawn refused: {reply.status_code} {reply.text[:120]}")
-        session.wait("server ready", lambda: bool(session.server().get("ready")), 120, 0.25)
+        session.wait_ready(120)
         result["spawn"] = time.monotonic() - started
         started = time.monotonic()
         if session.run_in_kernel("print(6 * 7)", timeout_s=90).strip() != "42":

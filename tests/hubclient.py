@@ -60,6 +60,28 @@ class HubSession(requests.Session):
             time.sleep(interval_s)
         return time.monotonic() - started
 
+    def wait_ready(self, deadline_s: float) -> dict[str, Any]:
+        """Follow the spawn's progress event stream, as the hub's spawn page does, until the server is ready.
+
+        One long request instead of a poll of the user's model every few hundred ms: with tens of users
+        spawning, polling clients cost the hub as much CPU as the spawns themselves.
+        """
+        ends = time.monotonic() + deadline_s
+        path = f"{self.hub}/hub/api/users/{self.user}/server/progress"
+        headers = {"Accept": "text/event-stream", "X-XSRFToken": self.xsrf, "Referer": f"{self.hub}/hub/home"}
+        with self.get(path, headers=headers, stream=True, timeout=(10, deadline_s)) as reply:
+            reply.raise_for_status()
+            for line in reply.iter_lines(decode_unicode=True):
+                if line and line.startswith("data:"):
+                    event: dict[str, Any] = json.loads(line[5:])
+                    if event.get("ready"):
+                        return event
+                    if event.get("failed"):
+                        raise RuntimeError(f"{self.user}: spawn failed: {event.get('message', '')[:200]}")
+                if time.monotonic() > ends:
+                    break
+        raise TimeoutError(f"{self.user}: server not ready within {deadline_s:.0f} s (progress stream ended)")
+
     def stop(self, deadline_s: float = 60) -> None:
         self.api("DELETE", f"/users/{self.user}/server")
         self.wait(f"{self.user}'s server stopped", lambda: not self.server(), deadline_s, 0.2)
