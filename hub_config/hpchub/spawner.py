@@ -144,7 +144,7 @@ class HpcSlurmSpawner(SlurmSpawner):
         port, and returns before JupyterLab listens; the hub then polls the server with an exponential
         back-off and finds it up to seconds late. Here the port report (sent by the running job) is
         awaited in short, cheap steps, and Slurm is asked only every `job_check_interval` meanwhile
-        (one sudo and squeue each: with many spawns pending, batchspawner's 0.2 s polling was half the
+        (one sudo and squeue each: with many spawns pending, polling squeue every 0.2 s was half the
         hub's CPU). Waiting for the listening socket hands the hub a server that answers its first poll.
         A job that ends on the way fails the spawn at once, naming its log, instead of at the timeout.
         """
