@@ -77,7 +77,7 @@ class HubSession(requests.Session):
                     if event.get("ready"):
                         return event
                     if event.get("failed"):
-                        raise RuntimeError(f"{self.user}: spawn failed: {event.get('message', '')[:200]}")
+                        raise RuntimeError(f"{self.user}: spawn failed: {event.get('message', '')[:500]}")
                 if time.monotonic() > ends:
                     break
         raise TimeoutError(f"{self.user}: server not ready within {deadline_s:.0f} s (progress stream ended)")

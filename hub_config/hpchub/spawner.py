@@ -207,12 +207,19 @@ class HpcSlurmSpawner(SlurmSpawner):
                     raise self._ended(what)
             await asyncio.sleep(load.interval(self.server_poll_interval))
 
-    def _ended(self, what: str) -> RuntimeError:
+    def _ended(self, what: str) -> web.HTTPError:
+        """The error of a job that ended during start-up: its message reaches REST, the spawn page and progress.
+
+        (A plain exception is answered "Internal Server Error" by the REST API when the spawn fails within
+        the hub's slow_spawn_timeout.)
+        """
         log = self.job_log_path()
-        reason = self.job_status
+        state = self.job_status or "no state"
         self.clear_state()
-        state = reason or "no state"
-        return RuntimeError(f"The server's job ended before JupyterLab could {what} ({state}); see {log}")
+        message = f"The server's job ended before JupyterLab could {what} ({state}); see {log}"
+        error = web.HTTPError(500, message)
+        setattr(error, "jupyterhub_message", message)  # noqa: B010  (what the hub shows on the spawn page)
+        return error
 
     async def cancel_batch_job(self) -> None:
         """scancel; when Slurm does not answer, retry in the background instead of forgetting the job.
@@ -318,6 +325,7 @@ class HpcSlurmSpawner(SlurmSpawner):
                              words[0] if words else "not yet")  # fmt: skip
             return JobStatus.UNKNOWN
         self.log.info("Job %s ended: %s", self.job_id, words[0])
+        setattr(self, "job_status", f"{words[0]} in accounting")  # noqa: B010  (batchspawner's untyped trait)
         return JobStatus.NOTFOUND
 
     def job_log_path(self) -> str:

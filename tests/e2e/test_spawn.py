@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import secrets
+import time
 
 import pytest
 from conftest import HUB, accounted_jobs, on, slurm_jobs, wait_ready
@@ -54,6 +55,34 @@ def test_spawn_from_the_form_run_code_and_stop(session_of):
 
     alice.stop()
     wait_for("alice's job gone from squeue", lambda: not (set(slurm_jobs("alice")) & jobs), 30)
+
+
+def test_a_job_that_dies_at_once_fails_the_spawn_within_seconds_naming_its_log(session_of):
+    # The server's launcher unreadable on every node: each job ends at once. The spawn must fail on the
+    # spawner's next job check (1 s), with Slurm's state and the job's log, not at start_timeout (300 s).
+    launcher = "/opt/jupyter/bin/hpchub-singleuser"
+    nodes = ["c1", "c2"]
+    for node in nodes:
+        assert on(node, f"chmod 0 {launcher}").returncode == 0
+    try:
+        erin = session_of("erin")
+        started = time.monotonic()
+        reply = erin.api("POST", "/users/erin/server", json={"partition": "debug", "account": "m1000"})
+        if reply.status_code == 500:  # failed within the hub's slow_spawn_timeout: the reply says why
+            message = reply.json()["message"]
+        else:  # 202: the spawn page's progress stream says why
+            assert reply.status_code == 202, reply.text[:300]
+            with pytest.raises(RuntimeError, match="spawn failed") as failed:
+                erin.wait_ready(60)
+            message = html.unescape(str(failed.value))
+        elapsed = time.monotonic() - started
+    finally:
+        for node in nodes:
+            on(node, f"chmod 0755 {launcher}")
+    assert "ended before JupyterLab could report its port (FAILED in accounting)" in message, message
+    assert "/global/homes/erin/.jupyterhub-slurm-" in message, message
+    assert elapsed < 15, f"the spawn failed only after {elapsed:.1f} s"
+    wait_for("erin's server forgotten", lambda: not erin.server(), 30)
 
 
 BAD_OPTIONS = [
