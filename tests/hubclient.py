@@ -35,8 +35,8 @@ class HubSession(requests.Session):
     def xsrf(self) -> str:
         return self.cookies.get("_xsrf", path="/hub/") or ""
 
-    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {"X-XSRFToken": self.xsrf, "Referer": f"{self.hub}/hub/home"}
+    def api(self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
+        headers = {"X-XSRFToken": self.xsrf, "Referer": f"{self.hub}/hub/home", **(headers or {})}
         return self.request(method, f"{self.hub}/hub/api{path}", headers=headers, **kwargs)
 
     def login(self) -> requests.Response:
@@ -67,9 +67,9 @@ class HubSession(requests.Session):
         spawning, polling clients cost the hub as much CPU as the spawns themselves.
         """
         ends = time.monotonic() + deadline_s
-        path = f"{self.hub}/hub/api/users/{self.user}/server/progress"
-        headers = {"Accept": "text/event-stream", "X-XSRFToken": self.xsrf, "Referer": f"{self.hub}/hub/home"}
-        with self.get(path, headers=headers, stream=True, timeout=(10, deadline_s)) as reply:
+        progress = f"/users/{self.user}/server/progress"
+        headers = {"Accept": "text/event-stream"}
+        with self.api("GET", progress, headers=headers, stream=True, timeout=(10, deadline_s)) as reply:
             reply.raise_for_status()
             for line in reply.iter_lines(decode_unicode=True):
                 if line and line.startswith("data:"):

@@ -9,7 +9,6 @@ import pytest
 import requests
 from docker_exec import on
 from hubclient import HUB, PASSWORDS, ROOT, HubSession, public_get  # noqa: F401  (the tests import them here)
-from waiting import wait_for
 
 
 def slurm_jobs(user: str) -> list[str]:
@@ -47,6 +46,7 @@ def session_of() -> Iterator:
 
 
 def wait_ready(session: HubSession, deadline_s: float = 90) -> float:
+    """Seconds until the session's server is ready (its progress stream; a failed spawn raises at once)."""
     started = time.monotonic()
-    wait_for(f"{session.user}'s server ready", lambda: bool(session.server().get("ready")), deadline_s, 0.2)
+    session.wait_ready(deadline_s)
     return time.monotonic() - started
