@@ -26,6 +26,27 @@ def test_the_server_launcher_runs_with_the_environment_python(notebook):
     assert done.rc != 0 and "usage: hpchub-singleuser CMD" in done.stderr
 
 
+STAND_IN_CHECK = """
+import importlib.machinery, importlib.util, sys
+loader = importlib.machinery.SourceFileLoader("launcher", "/opt/jupyter/bin/hpchub-singleuser")
+launcher = importlib.util.module_from_spec(importlib.util.spec_from_loader("launcher", loader))
+loader.exec_module(launcher)
+launcher.install_stand_ins()
+import jupyterhub.singleuser
+heavy = ("alembic", "cryptography", "sqlalchemy.orm", "jupyterhub.handlers.base")
+print(sorted(name for name in heavy if name in sys.modules), type(sys.modules["jupyterhub.orm"]).__name__)
+from jupyterhub import orm
+print(orm.User.__name__, "sqlalchemy.orm" in sys.modules)
+"""
+
+
+def test_the_launcher_starts_jupyterhub_singleuser_without_the_hubs_database_modules(notebook):
+    # Lazy modules and a stand-in keep the hub's ORM, its page handlers and alembic out of every server start;
+    # the ORM, once used, is the real one.
+    out = notebook.check_output(f"/opt/jupyter/bin/python3 -c '{STAND_IN_CHECK}'")
+    assert out.strip().splitlines()[-2:] == ["[] _LazyModule", "User True"]
+
+
 def test_jupyter_start_up_builds_no_iri_parsers(notebook):
     # rfc3987-syntax (left out of the lock) cost every JupyterLab start 0.9 s of CPU; jsonschema still imports.
     out = notebook.check_output(

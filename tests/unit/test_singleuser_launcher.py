@@ -1,8 +1,11 @@
 """hpchub-singleuser, the server launcher of every job: reports the port to a real HTTP server standing in
-for the hub's batchspawner API, then execs the command on that port; a refused report starts nothing."""
+for the hub's batchspawner API, then execs the command on that port; a refused report starts nothing. Its
+stand-ins for the hub's modules hold their own names and import the real module for anything else."""
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import json
 import os
 import subprocess
@@ -73,3 +76,51 @@ def test_a_refused_report_starts_nothing(hub_api, tmp_path):
         FakeHubApi.status = 201
     assert done.returncode != 0 and "refused the port report: 403" in done.stderr
     assert "args=" not in done.stdout
+
+
+@pytest.fixture
+def launcher_module() -> Iterator[object]:
+    """The launcher imported as a module (its file has no .py name); the test packages leave sys.modules after."""
+    loader = importlib.machinery.SourceFileLoader("hpchub_singleuser_launcher", str(LAUNCHER))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
+    yield module
+    for name in [name for name in sys.modules if name.startswith("hubpkg")]:
+        del sys.modules[name]
+
+
+def test_a_stand_in_holds_its_names_and_imports_the_real_module_for_any_other(launcher_module, tmp_path, monkeypatch):
+    package = tmp_path / "hubpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("IMPORTED = True\n")
+    (package / "heavy.py").write_text("import sys\nsys.modules['hubpkg'].heavy_runs = True\nREAL = 'real'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    stand_in = launcher_module.StandIn
+
+    class Placeholder:
+        pass
+
+    sys.modules["hubpkg.heavy"] = stand_in("hubpkg.heavy", {"Name": Placeholder})
+    from hubpkg.heavy import Name  # the stand-in's own name: the real module does not run
+
+    assert Name is Placeholder and "hubpkg" not in sys.modules
+    import hubpkg.heavy as heavy
+
+    assert heavy.REAL == "real"  # any other name: the real module, now in sys.modules
+    assert sys.modules["hubpkg"].heavy_runs and not isinstance(sys.modules["hubpkg.heavy"], stand_in)
+
+
+def test_a_lazy_hub_module_runs_at_its_first_use(launcher_module, tmp_path, monkeypatch):
+    (tmp_path / "hubpkg_lazy.py").write_text("import sys\nsys.hubpkg_lazy_ran = True\nVALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(launcher_module, "HUB_LAZY_MODULES", frozenset({"hubpkg_lazy"}))
+    finder = launcher_module.LazyHubModules()
+    sys.meta_path.insert(0, finder)
+    try:
+        import hubpkg_lazy
+
+        assert not getattr(sys, "hubpkg_lazy_ran", False)
+        assert hubpkg_lazy.VALUE == 1 and sys.hubpkg_lazy_ran
+    finally:
+        sys.meta_path.remove(finder)
+        del sys.hubpkg_lazy_ran
