@@ -8,6 +8,7 @@ import importlib.machinery
 import importlib.util
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -124,3 +125,18 @@ def test_a_lazy_hub_module_runs_at_its_first_use(launcher_module, tmp_path, monk
     finally:
         sys.meta_path.remove(finder)
         del sys.hubpkg_lazy_ran
+
+
+def test_the_port_follows_from_the_job_id_and_skips_one_in_use(launcher_module, monkeypatch):
+    monkeypatch.setenv("HPCHUB_PORT_RANGE", "40100-40199")
+    monkeypatch.setenv("SLURM_JOB_ID", "1234")  # 1234 % 100 = 34
+    with socket.socket() as taken:
+        try:
+            taken.bind(("", 40134))
+        except OSError:
+            pytest.skip("port 40134 is in use on this machine")
+        taken.listen()
+        assert launcher_module.free_port() == 40135
+    assert launcher_module.free_port() == 40134
+    monkeypatch.setenv("SLURM_JOB_ID", "1235")
+    assert launcher_module.free_port() == 40135  # the next job starting at once tries another port
