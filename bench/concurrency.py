@@ -22,26 +22,27 @@ def one_user(name: str, delay_s: float) -> dict[str, Any]:
     time.sleep(delay_s)
     result: dict[str, Any] = {"user": name}
     session = HubSession(name)
+    phase = "login"
     try:
         started = time.monotonic()
         if session.login().status_code != 200:
             raise RuntimeError("login refused")
         result["login"] = time.monotonic() - started
-        started = time.monotonic()
+        phase, started = "spawn", time.monotonic()
         reply = session.api("POST", f"/users/{name}/server", json=OPTIONS)
         if reply.status_code not in (201, 202):
             raise RuntimeError(f"spawn refused: {reply.status_code} {reply.text[:120]}")
         session.wait_ready(120)
         result["spawn"] = time.monotonic() - started
-        started = time.monotonic()
+        phase, started = "kernel", time.monotonic()
         if session.run_in_kernel("print(6 * 7)", timeout_s=90).strip() != "42":
             raise RuntimeError("the cell printed something else")
         result["kernel"] = time.monotonic() - started
-        started = time.monotonic()
+        phase, started = "stop", time.monotonic()
         session.stop(deadline_s=90)
         result["stop"] = time.monotonic() - started
     except Exception as error:  # a failed user is counted, not fatal: the run goes on
-        result["error"] = f"{type(error).__name__}: {error}"[:200]
+        result["error"] = f"{phase}: {type(error).__name__}: {error}"[:300]
         with contextlib.suppress(Exception):  # best-effort clean-up
             session.api("DELETE", f"/users/{name}/server")
     finally:

@@ -21,6 +21,17 @@ SERVICE_TOKEN = SECRETS / "service-token"
 CERTIFICATE = SECRETS / "tls/proxy.crt"  # the local cluster's self-signed certificate: the only one trusted here
 
 
+def json_of(reply: requests.Response) -> Any:
+    """The reply's JSON; one that failed, or is not JSON, raises with its status and the start of its body."""
+    what = f"{reply.request.method} {reply.url}: {reply.status_code}"
+    if not reply.ok:
+        raise RuntimeError(f"{what} {reply.text[:160]!r}")
+    try:
+        return reply.json()
+    except ValueError:
+        raise RuntimeError(f"{what}, not JSON: {reply.text[:160]!r}") from None
+
+
 class HubSession(requests.Session):
     """A browser-like session of one user: cookies, and the hub's XSRF token on every change."""
 
@@ -46,7 +57,7 @@ class HubSession(requests.Session):
         return self.post(f"{self.hub}/hub/login", data=form)
 
     def server(self) -> dict[str, Any]:
-        server: dict[str, Any] = self.api("GET", f"/users/{self.user}").json().get("servers", {}).get("", {})
+        server: dict[str, Any] = json_of(self.api("GET", f"/users/{self.user}")).get("servers", {}).get("", {})
         return server
 
     def submit_form(self, **fields: str) -> requests.Response:
@@ -88,10 +99,10 @@ class HubSession(requests.Session):
 
     def run_in_kernel(self, code: str, timeout_s: float = 60) -> str:
         """Start a kernel on the user's server through the proxy, run `code`, return what it printed."""
-        token = self.api("POST", f"/users/{self.user}/tokens", json={"note": "client", "expires_in": 600}).json()
+        token = json_of(self.api("POST", f"/users/{self.user}/tokens", json={"note": "client", "expires_in": 600}))
         auth = {"Authorization": f"token {token['token']}"}
         base = f"{self.hub}/user/{self.user}/api"
-        kernel = self.post(f"{base}/kernels", headers=auth, json={"name": "python3"}).json()
+        kernel = json_of(self.post(f"{base}/kernels", headers=auth, json={"name": "python3"}))
         ws_url = self.hub.replace("http", "ws", 1) + f"/user/{self.user}/api/kernels/{kernel['id']}/channels"
         ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token['token']}"], timeout=timeout_s,
                                          sslopt={"ca_certs": str(CERTIFICATE)})  # fmt: skip
