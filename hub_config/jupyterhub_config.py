@@ -9,12 +9,10 @@ import sys
 from pathlib import Path
 
 import yaml
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from hpchub import port_report
 from hpchub.proxy_watch import WatchedProxy
 from hpchub.spawner import HpcSlurmSpawner
+from hpchub.stock_reference import StockReferenceSpawner
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821  (injected by JupyterHub)
 
@@ -41,7 +39,8 @@ c.PAMAuthenticator.allowed_groups = {hub.get("users_group", "hpcusers")}
 c.Authenticator.admin_users = set(hub.get("admin_users", []))
 
 port_report.install()
-c.JupyterHub.spawner_class = HpcSlurmSpawner
+# make bench's stock batchspawner reference, where the inventory enables it (local only); same settings.
+c.JupyterHub.spawner_class = StockReferenceSpawner if hub.get("bench_profiles") else HpcSlurmSpawner
 c.HpcSlurmSpawner.cluster_name = hub.get("cluster_name", "")
 c.HpcSlurmSpawner.default_partition = spawn.get("default_partition", "")
 c.HpcSlurmSpawner.limits_ttl = float(spawn.get("limits_ttl", 60))
@@ -49,8 +48,7 @@ jupyter = spawn.get("jupyter_prefix", "/opt/jupyter")
 c.HpcSlurmSpawner.cmd = [f"{jupyter}/bin/jupyterhub-singleuser"]
 # Reports the port with the standard library only (batchspawner-singleuser imports the hub's ORM: +0.6 s).
 c.HpcSlurmSpawner.batchspawner_singleuser_cmd = f"{jupyter}/bin/python3 {jupyter}/bin/hpchub-singleuser"
-c.HpcSlurmSpawner.stock_singleuser_cmd = f"{jupyter}/bin/batchspawner-singleuser"
-c.HpcSlurmSpawner.bench_profiles = bool(hub.get("bench_profiles", False))
+c.StockReferenceSpawner.stock_singleuser_cmd = f"{jupyter}/bin/batchspawner-singleuser"
 c.HpcSlurmSpawner.default_url = "/lab"
 c.HpcSlurmSpawner.exec_prefix = "sudo -E -u {username}"
 c.HpcSlurmSpawner.batch_submit_cmd = "/usr/bin/sbatch --parsable"

@@ -18,8 +18,8 @@ echo "==> images/notebook/requirements.txt"
 compile "${images[@]}" images/notebook/requirements.in -o images/notebook/requirements.txt
 echo "==> images/hub/requirements.txt (constrained by the notebook lock: one JupyterHub version)"
 compile "${images[@]}" images/hub/requirements.in -c images/notebook/requirements.txt -o images/hub/requirements.txt
-echo "==> tools/requirements.txt"
-compile tools/requirements.in -o tools/requirements.txt
+echo "==> tools/requirements.txt (constrained by the hub lock: hpchub's unit tests run the hub's JupyterHub)"
+compile tools/requirements.in -c images/hub/requirements.txt -o tools/requirements.txt
 echo "==> images/proxy/package-lock.json"
 (cd images/proxy && npm install --package-lock-only --ignore-scripts --no-audit --no-fund --loglevel=error)
 git --no-pager diff --stat -- images tools || true

@@ -3,13 +3,17 @@
 #   - the Docker engine from the distribution (docker.io), started when no daemon answers;
 #   - debootstrap (builds the base image where no registry can be reached);
 #   - chromium and its chromedriver (the end-to-end test in a real browser);
-#   - .venv: the pinned tooling of tools/requirements.txt (ansible, docker SDK, pytest, linters, uv).
+#   - .venv: the pinned tooling of tools/requirements.txt (ansible, docker SDK, pytest, linters, uv) and the
+#     hub's package hpchub (hub_config/, editable: the unit tests import it).
+# `prerequisites.sh venv` does only the last: what `make lint` and `make test-unit` need, no Docker, no
+# daemon started, nothing installed outside .venv (python3 with venv must be there).
 # Idempotent and quiet when everything is in place. Elsewhere it says what to install and stops.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${VENV:-$here/.venv}"
 lock="$here/tools/requirements.txt"
+hpchub="$here/hub_config"
 log_dir="${PREREQ_LOG_DIR:-/var/log/hpc-jupyterhub-deploy}"
 docker_wait="${DOCKER_WAIT_SECONDS:-60}"
 
@@ -62,7 +66,7 @@ start_docker() {
 
 install_venv() {
   local stamp="$venv/.requirements.sha256" want
-  want="$(sha256sum "$lock" | cut -d' ' -f1)"
+  want="$(cat "$lock" "$hpchub/pyproject.toml" | sha256sum | cut -d' ' -f1)"
   if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     return 0
   fi
@@ -74,9 +78,20 @@ install_venv() {
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$uv_pin"
   UV_INDEX_URL="${PIP_INDEX_URL:-${UV_INDEX_URL:-}}" \
     "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" -r "$lock"
+  # hpchub's dependencies are in the lock (the hub image's versions); the package itself is the source tree.
+  UV_INDEX_URL="${PIP_INDEX_URL:-${UV_INDEX_URL:-}}" \
+    "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" --no-deps --editable "$hpchub"
   echo "$want" >"$stamp"
 }
 
-install_packages
-start_docker
-install_venv
+case "${1:-all}" in
+  venv)
+    python3 -c 'import ensurepip, venv' >/dev/null 2>&1 \
+      || die "python3 with venv is missing: apt-get install python3-venv (or run \`make prerequisites\` as root)"
+    install_venv ;;
+  all)
+    install_packages
+    start_docker
+    install_venv ;;
+  *) die "usage: prerequisites.sh [all|venv]" ;;
+esac

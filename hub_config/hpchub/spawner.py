@@ -53,12 +53,6 @@ class HpcSlurmSpawner(SlurmSpawner):
     start_load_step = Int(
         5, help="Servers starting at once beyond which the start-up checks slow down in proportion."
     ).tag(config=True)
-    bench_profiles = Bool(
-        False, help="Accept the REST option bench_profile=stock (stock batchspawner start-up): for make bench."
-    ).tag(config=True)
-    stock_singleuser_cmd = Unicode("batchspawner-singleuser", help="The stock launcher (bench profile).").tag(
-        config=True
-    )
     user_lookup_wait = Float(60.0, help="Seconds a poll waits for an unknown user to appear (directory start-up).").tag(
         config=True
     )
@@ -66,8 +60,9 @@ class HpcSlurmSpawner(SlurmSpawner):
         config=True
     )
     cancel_retry_for = Float(3600.0, help="Seconds a scancel Slurm did not take is retried.").tag(config=True)
-    bench_stock = False
     cancel_deferred = False
+    user_lookup_step = 2.0  # seconds between lookups of an unknown user (a plain attribute: tests shorten it)
+    stop_check_interval = 1.0  # seconds between the checks that a cancelled job ended (likewise)
 
     _caches: ClassVar[dict[tuple[str, str, float], LimitsCache]] = {}
     _retries: ClassVar[set[asyncio.Future[None]]] = set()  # scancels to retry: kept referenced until done
@@ -99,12 +94,6 @@ class HpcSlurmSpawner(SlurmSpawner):
 
     async def parse(self, raw: dict[str, Any]) -> SpawnOptions:
         limits = await self.user_limits()
-        self.bench_stock = False
-        if self.bench_profiles and "bench_profile" in raw:
-            raw = dict(raw)
-            if raw.pop("bench_profile") not in ("stock", ["stock"]):
-                raise web.HTTPError(400, "bench_profile: the only profile is stock")
-            self.bench_stock = True
         try:
             return parse_options(raw, limits)
         except OptionsError as refused:
@@ -148,8 +137,6 @@ class HpcSlurmSpawner(SlurmSpawner):
         hub's CPU). Waiting for the listening socket hands the hub a server that answers its first poll.
         A job that ends on the way fails the spawn at once, naming its log, instead of at the timeout.
         """
-        if self.bench_stock:
-            return await self._start_stock()
         self.ip = self.traits()["ip"].default_value
         self.port = self.traits()["port"].default_value
         if self.server:
@@ -169,19 +156,6 @@ class HpcSlurmSpawner(SlurmSpawner):
             await self._while_job_runs("listen", self._listening, load)
         self.log.info("Notebook server job %s listens at %s:%s", self.job_id, self.ip, self.port)
         return self.ip, self.port
-
-    async def _start_stock(self) -> tuple[str, int]:
-        """batchspawner as it comes (its launcher, its start-up polling): the reference of make bench."""
-        ours = {"batchspawner_singleuser_cmd": self.stock_singleuser_cmd, "startup_poll_interval": 0.5}
-        for name, value in list(ours.items()):
-            ours[name] = getattr(self, name)
-            self.set_trait(name, value)
-        try:
-            ip, port = await SlurmSpawner.start(self)
-            return ip, port
-        finally:
-            for name, value in ours.items():
-                self.set_trait(name, value)
 
     async def _port_reported(self) -> bool:
         return bool(self.port)
@@ -253,7 +227,7 @@ class HpcSlurmSpawner(SlurmSpawner):
         for _ in range(10):
             if await self.query_job_status() not in (JobStatus.RUNNING, JobStatus.UNKNOWN):
                 return
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(self.stop_check_interval)
         self.log.warning("Job %s possibly failed to terminate", self.job_id)
 
     async def _cancel_later(self, job_id: str, command: str) -> None:
@@ -295,7 +269,7 @@ class HpcSlurmSpawner(SlurmSpawner):
             except KeyError:
                 if time.monotonic() >= ends:
                     return False
-            await asyncio.sleep(2.0)
+            await asyncio.sleep(self.user_lookup_step)
 
     async def query_job_status(self) -> JobStatus:
         """squeue first; when it does not list the job, sacct decides whether the job really ended.

@@ -5,7 +5,9 @@ from __future__ import annotations
 import shlex
 
 import pytest
-from conftest import ROOT, http_get, lock_mismatches, processes
+
+from tests.support.docker import ROOT
+from tests.support.images import http_get, lock_mismatches, processes
 
 LOCK = ROOT / "images/hub/requirements.txt"
 
@@ -88,7 +90,7 @@ def test_hub_state_directory_is_private(hub):
 def test_port_report_api_accepts_only_an_integer_port(hub):
     # The hub's replacement of batchspawner's handler, run with the hub's own Python and JupyterHub.
     check = (
-        "import sys; sys.path.insert(0, '/etc/jupyterhub'); from hpchub.port_report import parse_port_report as p\n"
+        "from hpchub.port_report import parse_port_report as p\n"
         "assert p({'port': 40000}) == 40000\n"
         "for bad in ({'port': '1'}, {'port': 40000, 'batch_submit_cmd': 'id'}, {'exec_prefix': ''}, [1], None):\n"
         "    try: p(bad)\n"
@@ -103,3 +105,12 @@ def test_hub_can_use_a_postgresql_database_url(hub):
     # The driver that jupyterhub_db_url=postgresql://... needs (no server is contacted here).
     check = "import sqlalchemy; sqlalchemy.create_engine('postgresql://hub:x@db/jupyterhub').dialect.dbapi"
     assert hub.run(f"/opt/jupyterhub/bin/python -c {shlex.quote(check)}").rc == 0
+
+
+def test_hpchub_is_an_installed_package_of_the_projects_version(hub):
+    # Installed from hub_config/ into the hub's environment (not copied beside the config file).
+    check = "import hpchub, importlib.metadata as m; print(m.version('hpchub'), hpchub.__file__)"
+    version, location = hub.check_output(f"/opt/jupyterhub/bin/python -c {shlex.quote(check)}").split()
+    assert version == (ROOT / "VERSION").read_text().strip()
+    assert location.startswith("/opt/jupyterhub/lib/")
+    assert not hub.file("/etc/jupyterhub/hpchub").exists

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,13 @@ def test_proxy_lock_matches_package_json():
         assert lock["packages"][f"node_modules/{dep}"]["version"] == version
     # No registry address in the lock: `npm ci` uses the site's configured registry.
     assert not [p for p in lock["packages"].values() if "resolved" in p]
+
+
+def test_hpchub_has_the_projects_version():
+    # hub_config/pyproject.toml (the package) and VERSION (the images' tags) name one version.
+    package = tomllib.loads((ROOT / "hub_config/pyproject.toml").read_text())["project"]
+    assert package["version"] == (ROOT / "VERSION").read_text().strip()
+    hub, tools = pins(LOCKS["hub"]), pins(LOCKS["tools"])
+    for dependency in package["dependencies"]:  # pinned in the hub image and, the same, in the unit tests' venv
+        name = normalise(NAME.match(dependency).group(1))
+        assert name in hub and hub[name] == tools.get(name), f"{name}: hub {hub.get(name)}, tools {tools.get(name)}"
