@@ -14,67 +14,70 @@ export DEBIAN_MIRROR ?=
 # The local test cluster: compute nodes c1..cN.
 NODES ?= 2
 BENCH_USERS ?= 0
-ANSIBLE_PLAYBOOK := $(VENV)/bin/ansible-playbook
+ANSIBLE_PLAYBOOK := $(PY) tools/interruptible.py $(VENV)/bin/ansible-playbook
 INVENTORY ?= inventories/local
 
 DOCKERFILES := $(wildcard images/*/Dockerfile slurm-test-cluster/*/Dockerfile tests/images/*/Dockerfile)
 YAML_FILES  := $(shell git ls-files --cached --others --exclude-standard '*.yml' '*.yaml' 2>/dev/null)
 
-.PHONY: help prerequisites images lock lint bench test test-unit test-images test-infra test-e2e test-faults cluster up down status logs clean
+.PHONY: help venv prerequisites images lock lint bench test test-unit test-images test-infra test-e2e test-faults cluster up down status logs clean
 
-help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+help: ## list the targets ([Docker]: installs and starts a Docker engine where none answers)
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-prerequisites: ## install what is missing (Docker engine, debootstrap, .venv) and start dockerd
+venv: ## only the pinned tooling in .venv (tools/requirements.txt, hpchub editable): no Docker, no daemon
+	@bash tools/prerequisites.sh venv
+
+prerequisites: ## [Docker] install what is missing (Docker engine, debootstrap, chromium, .venv) and start dockerd
 	@bash tools/prerequisites.sh
 
-images: prerequisites ## build the notebook, hub and proxy images (base image made locally if no pull)
+images: prerequisites ## [Docker] build the notebook, hub and proxy images (base image made locally if no pull)
 	@$(PY) tools/build_images.py
 
-lock: prerequisites ## refresh the lock files of every image and of the tooling (UPGRADE=1: newest versions)
+lock: venv ## refresh the lock files of every image and of the tooling (UPGRADE=1: newest versions)
 	@bash tools/lock.sh
 
 # Python scripts without a .py name (installed as commands in the images).
 PY_SCRIPTS := images/hub/hpchub-home-quota images/notebook/hpchub-singleuser
 
-lint: prerequisites ## ruff, mypy, yamllint, hadolint and ansible-lint (production profile) on everything
+lint: venv ## ruff, mypy, yamllint, hadolint and ansible-lint (production profile) on everything
 	@echo "==> ruff"; $(VENV)/bin/ruff check . $(PY_SCRIPTS) && $(VENV)/bin/ruff format --check --quiet . $(PY_SCRIPTS)
 	@echo "==> mypy"; $(VENV)/bin/mypy && for script in $(PY_SCRIPTS); do $(VENV)/bin/mypy --strict $$script || exit 1; done
 	@echo "==> yamllint"; $(VENV)/bin/yamllint --strict $(YAML_FILES)
 	@echo "==> hadolint"; $(VENV)/bin/hadolint $(DOCKERFILES)
 	@echo "==> ansible-lint"; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/ansible-lint --profile production --nocolor -q roles deploy
 
-bench: prerequisites ## benchmarks of the local deployment (make up with 50 simulated users first); BENCH_ARGS=--quick or --cold
-	@$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
+bench: prerequisites ## [Docker] benchmarks of the local deployment (make up with 50 simulated users first); BENCH_ARGS=--quick or --cold
+	@$(PY) -m bench.run $(BENCH_ARGS)
 
-test-unit: prerequisites ## unit tests (seconds, no Docker)
-	@$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+test-unit: venv ## unit tests, the spawner in-process against a fake Slurm; hpchub's line coverage (no Docker)
+	@$(VENV)/bin/pytest tests/unit -p no:cacheprovider --cov=hpchub --cov-report=term --cov-fail-under=90 $(PYTEST_ARGS)
 
-test-images: images ## image tests: throwaway containers checked with testinfra
+test-images: images ## [Docker] image tests: throwaway containers checked with testinfra
 	@$(VENV)/bin/pytest tests/images $(PYTEST_ARGS)
 
-test-infra: cluster ## cluster tests: testinfra on every host, Slurm jobs as users, idempotence
+test-infra: cluster ## [Docker] cluster tests: testinfra on every host, Slurm jobs as users, idempotence
 	@$(VENV)/bin/pytest tests/infra $(PYTEST_ARGS)
 
-test-e2e: up ## end-to-end: log in through the proxy, spawn as a Slurm job, run code in a kernel, bad input
+test-e2e: up ## [Docker] end-to-end: log in through the proxy, spawn as a Slurm job, run code in a kernel, bad input
 	@$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
 
-test-faults: up ## faults and hostile input: hub, proxy, controller and node failures, hostile spawn requests, isolation, secrets, TLS (ends with make down + up)
+test-faults: up ## [Docker] faults and hostile input: hub, proxy, controller and node failures, hostile spawn requests, isolation, secrets, TLS (ends with make down + up)
 	@$(VENV)/bin/pytest tests/faults $(PYTEST_ARGS)
 
-test: test-unit lint test-images test-infra test-e2e ## everything: unit, lint, image, cluster and end-to-end tests
+test: test-unit lint test-images test-infra test-e2e ## [Docker] everything: unit, lint, image, cluster and end-to-end tests
 
-cluster: images ## the Slurm test cluster (slurmctld, slurmdbd, c1..cNODES, login) and the hub, configured by the roles
+cluster: images ## [Docker] the Slurm test cluster (slurmctld, slurmdbd, c1..cNODES, login) and the hub, configured by the roles
 	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/local.yml -e test_cluster_compute_nodes=$(NODES) -e bench_users=$(BENCH_USERS)
 	@$(MAKE) --no-print-directory status
 
-up: cluster ## everything: the Slurm cluster, JupyterHub and its proxy on https://127.0.0.1:8443
+up: cluster ## [Docker] everything: the Slurm cluster, JupyterHub and its proxy on https://127.0.0.1:8443
 	@echo "JupyterHub: https://127.0.0.1:8443  (self-signed certificate: $(INVENTORY)/secrets/tls/proxy.crt; log in as alice, bob, carol or dave; passwords: $(INVENTORY)/secrets/passwords/<user>)"
 
-down: prerequisites ## remove the cluster's containers (homes and scratch volumes are kept)
+down: prerequisites ## [Docker] remove the cluster's containers (homes and scratch volumes are kept)
 	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/down.yml
 
-status: ## hosts, Slurm's view of the nodes, partitions and the queue
+status: ## [Docker] hosts, Slurm's view of the nodes, partitions and the queue
 	@# Two filters on labels would have to match both (docker ANDs them): the nodes and the hub carry the
 	@# cluster label, the proxy only the service label.
 	@printf 'NAMES\tSTATUS\tGROUP\n'; for label in cluster service; do \
@@ -83,11 +86,11 @@ status: ## hosts, Slurm's view of the nodes, partitions and the queue
 	@docker exec slurmctld sinfo 2>/dev/null || echo "slurmctld: not running (make cluster)"
 	@docker exec slurmctld squeue 2>/dev/null || true
 
-logs: ## the hub's, the proxy's and Slurm's recent logs
+logs: ## [Docker] the hub's, the proxy's and Slurm's recent logs
 	@for c in jupyterhub proxy; do echo "==> $$c"; docker logs --tail 40 $$c 2>&1; done
 	@echo "==> slurmctld"; docker exec slurmctld tail -n 40 /var/log/slurm/slurmctld.log 2>/dev/null || true
 
-clean: prerequisites ## remove the cluster with its volumes (homes!), the images and build scratch
+clean: prerequisites ## [Docker] remove the cluster with its volumes (homes!), the images and build scratch
 	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/down.yml -e test_cluster_remove_volumes=true
 	@docker image rm -f $(foreach i,node notebook hub proxy,$(IMAGE_PREFIX)/$(i):$(IMAGE_TAG)) 2>/dev/null || true
 	@rm -rf .build

@@ -8,16 +8,13 @@ import subprocess
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def on(host: str, command: str, user: str = "root", stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    argv = ["docker", "exec", "-i", "-u", user, host, "bash", "-lc", command]
-    return subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
+from tests.support.docker import ROOT
+from tests.support.docker import docker as run_docker
 
 
 def docker(*args: str) -> str:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True).stdout
+    """`docker ARGS`' output (raises on failure)."""
+    return run_docker(*args).stdout
 
 
 def container_ip(name: str, network: str = "hpcjh") -> str:

@@ -10,9 +10,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from cluster import CpuMeter, machine_cpu_seconds
-from hubclient import HubSession
-from stats import summary
+from bench.cluster import CpuMeter, machine_cpu_seconds
+from bench.stats import summary
+from tests.support.hubclient import HubSession
 
 OPTIONS = {"partition": "interactive", "account": "m1000", "cpus": "1", "memory": "200", "time": "20"}
 PHASES = ("login", "spawn", "kernel", "stop")

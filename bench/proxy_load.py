@@ -10,10 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
-from cluster import ROOT, container_ip
-from hubclient import CERTIFICATE, HUB, SERVICE_TOKEN
-from spawn_latency import USER, start_through_hub, stop_through_hub
-from stats import percentile
+
+from bench.cluster import ROOT, container_ip
+from bench.spawn_latency import USER, start_through_hub, stop_through_hub
+from bench.stats import percentile
+from tests.support.hubclient import CERTIFICATE, HUB, SERVICE_TOKEN
 
 PATH = f"/user/{USER}/api/status"
 

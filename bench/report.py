@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from cluster import ROOT
+from bench.cluster import ROOT
 
 Row = list[str]
 

@@ -16,14 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-import concurrency
-import proxy_load
-import report
-import spawn_latency
-from cluster import ROOT, compute_nodes, idle_memory_mb, image_sizes_mb, timed
-from stats import summary
+from bench import concurrency, proxy_load, report, spawn_latency
+from bench.cluster import ROOT, compute_nodes, idle_memory_mb, image_sizes_mb, timed
+from bench.stats import summary
 
 PREFIX = "hpc-jupyterhub-deploy"
 IMAGES = ["notebook", "hub", "proxy", "node"]

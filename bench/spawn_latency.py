@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from cluster import on
-from hubclient import as_service
+from tests.support.docker import on
+from tests.support.hubclient import as_service
 
 USER = "alice"
 OPTIONS = {"partition": "debug", "account": "m1000", "cpus": "1", "memory": "1024", "time": "30"}
@@ -92,7 +92,7 @@ def floor(launcher: str = "srun", log: Any = print) -> float:
     """One reference start; a start that failed (its random port taken, say) is tried once more, and said."""
     for attempt in (1, 2):
         script = FLOOR.replace("{start}", FLOOR_START[launcher])
-        done = on("login", "/opt/jupyter/bin/python3 -", user=USER, stdin=script)
+        done = on("login", "/opt/jupyter/bin/python3 -", user=USER, stdin=script, login=True)
         if done.returncode == 0:
             return float(done.stdout.split()[-1])
         if attempt == 1:

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
 import requests
-from docker_exec import on
-from hubclient import HUB, PASSWORDS, ROOT, HubSession, public_get  # noqa: F401  (the tests import them here)
 
-
-def slurm_jobs(user: str) -> list[str]:
-    out = on("slurmctld", f"squeue --noheader --user={user} --format=%i").stdout
-    return out.split()
-
-
-def accounted_jobs(user: str) -> int:
-    out = on("slurmctld", f"sacct --noheader --allusers --user={user} -X --starttime=now-1days --format=jobid").stdout
-    return len(out.split())
+from tests.support.hubclient import HUB, HubSession, public_get
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -43,10 +32,3 @@ def session_of() -> Iterator:
     for session in made:
         if session.server():
             session.stop()
-
-
-def wait_ready(session: HubSession, deadline_s: float = 90) -> float:
-    """Seconds until the session's server is ready (its progress stream; a failed spawn raises at once)."""
-    started = time.monotonic()
-    session.wait_ready(deadline_s)
-    return time.monotonic() - started

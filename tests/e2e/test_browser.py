@@ -14,15 +14,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import HUB, PASSWORDS, ROOT, HubSession
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from hubclient import CERTIFICATE, HTTP_PORT
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from tests.support.docker import ROOT
+from tests.support.hubclient import CERTIFICATE, HTTP_PORT, HUB, PASSWORDS, HubSession
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_FLAGS = [

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import subprocess
 
-from conftest import on, slurm_jobs, wait_ready
-from hubclient import hub_healthy, public_get
-from waiting import wait_for
+from tests.support.cluster import slurm_jobs, wait_ready
+from tests.support.docker import on
+from tests.support.hubclient import hub_healthy, public_get
+from tests.support.waiting import wait_for
 
 
 def test_hub_restart_during_a_controller_outage_keeps_the_server(session_of):

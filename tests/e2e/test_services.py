@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import on
-from hubclient import SERVICE_TOKEN, as_service
+from tests.support.docker import on
+from tests.support.hubclient import SERVICE_TOKEN, as_service
 
 
 def test_service_token_file_is_private():

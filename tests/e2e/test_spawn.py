@@ -8,8 +8,11 @@ import secrets
 import time
 
 import pytest
-from conftest import HUB, accounted_jobs, on, slurm_jobs, wait_ready
-from waiting import wait_for
+
+from tests.support.cluster import accounted_jobs, slurm_jobs, wait_ready
+from tests.support.docker import on
+from tests.support.hubclient import HUB
+from tests.support.waiting import wait_for
 
 
 def test_login_through_the_proxy_shows_the_spawn_form(session_of):

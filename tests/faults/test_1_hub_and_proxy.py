@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
-from conftest import check_intact, docker, hub_healthy, jupyter_jobs, make, timed
+from tests.support.cluster import check_intact, jupyter_jobs, make, timed
+from tests.support.docker import docker
+from tests.support.hubclient import hub_healthy
 
 
 def test_hub_restarted_keeps_every_server(servers):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 
-from conftest import check_intact, check_no_orphans, docker, jupyter_jobs, on, start_server, timed
-from hubclient import HubSession
-from waiting import wait_for
+from tests.support.cluster import check_intact, check_no_orphans, jupyter_jobs, start_server, timed
+from tests.support.docker import docker, on
+from tests.support.hubclient import HubSession
+from tests.support.waiting import wait_for
 
 
 def controller_answers() -> bool:

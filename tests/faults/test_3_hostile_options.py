@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import USERS, on
-from hubclient import HubSession
+
+from tests.support.cluster import USERS
+from tests.support.docker import on
+from tests.support.hubclient import HubSession
 
 USER = "erin"  # projects: m1000 only (m2000 is bob's and dave's)
 FIELDS = ("partition", "account", "qos", "nodes", "cpus", "memory", "time", "gpus", "reservation")

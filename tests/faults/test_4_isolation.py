@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import Server, docker, on, start_server
-from hubclient import public_get
+
+from tests.support.cluster import Server, start_server
+from tests.support.docker import docker, on
+from tests.support.hubclient import public_get
 
 ABUSE = """
 import json, os, urllib.error, urllib.request

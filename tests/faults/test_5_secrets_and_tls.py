@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import docker, on
-from hubclient import CERTIFICATE, HTTP_PORT, HUB, ROOT, SECRETS, HubSession
+
+from tests.support.docker import ROOT, docker, on
+from tests.support.hubclient import CERTIFICATE, HTTP_PORT, HUB, SECRETS, HubSession
 
 RUNTIME = SECRETS / "runtime"
 VERSION = (ROOT / "VERSION").read_text().strip()

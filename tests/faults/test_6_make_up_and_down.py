@@ -11,9 +11,10 @@ import signal
 import subprocess
 import time
 
-from conftest import check_intact, check_no_orphans, docker, hub_healthy, jupyter_jobs, make, on, start_server
-from hubclient import ROOT, HubSession, public_get
-from waiting import wait_for
+from tests.support.cluster import check_intact, check_no_orphans, jupyter_jobs, make, start_server
+from tests.support.docker import ROOT, docker, on
+from tests.support.hubclient import HubSession, hub_healthy, public_get
+from tests.support.waiting import wait_for
 
 
 def containers() -> dict[str, str]:
@@ -42,8 +43,11 @@ def test_make_up_interrupted_then_run_again_converges(servers):
     for line in run.stdout:  # interrupt it mid-way through configuring the hosts
         if "TASK [slurm :" in line:
             break
-    os.killpg(run.pid, signal.SIGINT)
-    run.wait(timeout=60)
+    os.killpg(run.pid, signal.SIGINT)  # as a Ctrl-C in a terminal reaches make and everything it runs
+    interrupted = time.monotonic()
+    run.communicate(timeout=60)  # reads the rest of its output too: a full pipe must not be what holds it
+    print(f"make up ended {time.monotonic() - interrupted:.1f} s after the interrupt (exit {run.returncode})")
+    assert run.returncode != 0
     make("up")
     after = containers()
     assert sorted(after) == sorted(before)  # no duplicate, none missing

@@ -7,7 +7,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, docker, image
+
+from tests.support.docker import ROOT, docker
+from tests.support.images import image
 
 SIZE_BUDGET_MB = {"notebook": 1500, "hub": 600, "proxy": 250, "node": 1500}
 COMPILERS = ("cc", "gcc", "g++", "c++", "clang", "make", "ld")

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT, docker
+from tests.support.docker import ROOT, docker
 
 # Closed ports on this machine: nothing listens there, so every attempt is refused at once.
 DEAD_MIRROR = "http://127.0.0.1:9/debian"

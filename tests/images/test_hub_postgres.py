@@ -10,8 +10,10 @@ import secrets
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, Containers, docker, image, wait_healthy
-from waiting import wait_for
+
+from tests.support.docker import ROOT, docker
+from tests.support.images import Containers, image, wait_healthy
+from tests.support.waiting import wait_for
 
 POSTGRES_IMAGE = "hpc-jupyterhub-deploy/test-postgres:latest"
 

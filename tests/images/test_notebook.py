@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import ROOT, docker, image, lock_mismatches, locked_versions, processes
+
+from tests.support.docker import ROOT, docker
+from tests.support.images import image, lock_mismatches, locked_versions, processes
 
 LOCK = ROOT / "images/notebook/requirements.txt"
 

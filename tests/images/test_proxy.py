@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import ROOT, docker, image, processes
+from tests.support.docker import ROOT, docker
+from tests.support.images import image, processes
 
 LOCKED = json.loads((ROOT / "images/proxy/package-lock.json").read_text())
 CHP = LOCKED["packages"]["node_modules/configurable-http-proxy"]["version"]

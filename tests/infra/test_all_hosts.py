@@ -5,7 +5,11 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from conftest import CLUSTER_HOSTS, ROOT, host
+
+from tests.support.docker import ROOT
+from tests.support.infra import host, hosts_of
+
+CLUSTER_HOSTS = hosts_of("cluster")
 
 USERS = [("alice", 20001), ("bob", 20002), ("carol", 20003)]
 

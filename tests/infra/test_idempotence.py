@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import subprocess
 
-from conftest import INVENTORY, ROOT, VENV_BIN
+from tests.support.docker import ROOT
+from tests.support.infra import INVENTORY, VENV_BIN
 
 
 def test_second_run_of_site_yml_changes_nothing():

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 import testinfra
-from conftest import ROOT, VENV_BIN
+
+from tests.support.docker import ROOT
+from tests.support.infra import VENV_BIN
 
 LOCK = ROOT / "images/notebook/requirements.txt"
 BASE = os.environ.get("BASE_IMAGE") or "debian:bookworm-slim"

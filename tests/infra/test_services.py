@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import host, hosts_of
+
+from tests.support.infra import host, hosts_of
 
 EXPECTED = {
     "slurm_controller": {"slurmctld"},

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import secrets
 
-from conftest import as_user, host, hosts_of
-from waiting import wait_for
+from tests.support.infra import as_user, host, hosts_of
+from tests.support.waiting import wait_for
 
 
 def test_munge_credential_from_one_host_decodes_on_another():

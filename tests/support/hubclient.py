@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import requests
 import websocket
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.docker import ROOT
+from tests.support.waiting import wait_for
+
 HUB = "https://127.0.0.1:8443"
 HTTP_PORT = "http://127.0.0.1:8000"  # plain HTTP: redirects to HUB
 SECRETS = ROOT / "inventories/local/secrets"
@@ -64,12 +65,7 @@ class HubSession(requests.Session):
         return self.post(f"{self.hub}/hub/spawn/{self.user}", data={**fields, "_xsrf": self.xsrf})
 
     def wait(self, what: str, done: Any, deadline_s: float, interval_s: float = 0.1) -> float:
-        started = time.monotonic()
-        while not done():
-            if time.monotonic() - started > deadline_s:
-                raise TimeoutError(f"{self.user}: {what} not within {deadline_s:.0f} s")
-            time.sleep(interval_s)
-        return time.monotonic() - started
+        return wait_for(f"{self.user}: {what}", done, deadline_s, interval_s)
 
     def wait_ready(self, deadline_s: float) -> dict[str, Any]:
         """Follow the spawn's progress event stream, as the hub's spawn page does, until the server is ready.

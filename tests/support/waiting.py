@@ -6,11 +6,11 @@ import time
 from collections.abc import Callable
 
 
-def wait_for(what: str, probe: Callable[[], bool], deadline_s: float, interval_s: float = 0.3) -> None:
-    """Poll `probe` until it is true; fail naming `what` when the deadline passes."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if probe():
-            return
+def wait_for(what: str, probe: Callable[[], object], deadline_s: float, interval_s: float = 0.3) -> float:
+    """Poll `probe` until it is true; return the seconds it took, or fail naming `what` at the deadline."""
+    started = time.monotonic()
+    while not probe():
+        if time.monotonic() - started > deadline_s:
+            raise AssertionError(f"{what}: not within {deadline_s:.0f} s")
         time.sleep(interval_s)
-    raise AssertionError(f"{what}: not within {deadline_s:.0f} s")
+    return time.monotonic() - started
