@@ -54,13 +54,20 @@ def parse_associations(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 async def run(argv: Sequence[str], timeout: float = 10) -> str:
+    """A Slurm command's output; SlurmUnavailable when it fails, or does not answer within `timeout` (then it is
+    killed: with the controller hanging, every limits read or poll would otherwise leave one more behind)."""
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
         )
+    except OSError as error:
+        raise SlurmUnavailable(f"{argv[0]}: {error}") from error
+    try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    except (TimeoutError, OSError) as error:
-        raise SlurmUnavailable(f"{argv[0]}: {error or 'no answer'}") from error
+    except TimeoutError as error:
+        proc.kill()
+        await proc.wait()
+        raise SlurmUnavailable(f"{argv[0]}: no answer within {timeout:g} s") from error
     if proc.returncode != 0:
         raise SlurmUnavailable(f"{argv[0]}: {err.decode(errors='replace').strip()[:200]}")
     return out.decode()
