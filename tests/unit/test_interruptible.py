@@ -15,7 +15,8 @@ READY = "ready\n"
 
 def start(child_code: str, grace_s: float = 0.5) -> subprocess.Popen[str]:
     """interruptible.py running `python -c child_code` in a new process group (as a terminal's job)."""
-    argv = [sys.executable, str(ROOT / "tools/interruptible.py"), f"--grace={grace_s}", sys.executable, "-c", child_code]
+    runner = [sys.executable, str(ROOT / "tools/interruptible.py"), f"--grace={grace_s}"]
+    argv = [*runner, sys.executable, "-c", child_code]
     run = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     assert run.stdout is not None and run.stdout.readline() == READY  # the child's handlers are in place
     return run
