@@ -35,7 +35,7 @@ def test_a_command_that_ends_on_ctrl_c_keeps_its_own_exit_status():
                 "print('ready', flush=True)\ntime.sleep(60)")  # fmt: skip
     code, seconds, err = interrupt(run)
     assert (code, err) == (99, "")
-    assert seconds < 2
+    assert seconds < 5
 
 
 def test_a_command_that_ignores_ctrl_c_is_stopped_after_the_grace_time():
@@ -43,7 +43,7 @@ def test_a_command_that_ignores_ctrl_c_is_stopped_after_the_grace_time():
                 "print('ready', flush=True)\ntime.sleep(60)")  # fmt: skip
     code, seconds, err = interrupt(run)
     assert code == 130
-    assert 0.5 <= seconds < 5
+    assert 0.5 <= seconds < 10
     assert "still running 0 s after the interrupt: stopping it (SIGTERM)" in err
 
 
@@ -52,7 +52,7 @@ def test_a_command_that_ignores_sigterm_too_is_killed():
                 "print('ready', flush=True)\ntime.sleep(60)")  # fmt: skip
     code, seconds, err = interrupt(run)
     assert code == 130 and "SIGKILL" in err
-    assert 1.0 <= seconds < 6
+    assert 1.0 <= seconds < 10
 
 
 def test_sigterm_to_the_runner_is_passed_on_at_once():

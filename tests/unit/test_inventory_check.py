@@ -1,11 +1,16 @@
-"""A bad inventory fails deploy/site.yml in its first seconds, naming the variable (no host is contacted)."""
+"""A bad inventory fails deploy/site.yml in its first play, naming the variable (no host is contacted).
+
+Each run takes about 5 s alone; they run two at a time (this machine's cores), and what is asserted is
+which hosts the play touched, not a wall-clock time that only measures the machine's load.
+"""
 
 from __future__ import annotations
 
 import copy
+import os
+import re
 import subprocess
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -81,7 +86,7 @@ CASES = {
 }
 
 
-def run_site(mutate) -> tuple[subprocess.CompletedProcess[str], float]:
+def run_site(mutate) -> subprocess.CompletedProcess[str]:
     hosts, variables = copy.deepcopy(HOSTS), copy.deepcopy(VARS)
     if mutate:
         mutate(hosts, variables)
@@ -90,32 +95,31 @@ def run_site(mutate) -> tuple[subprocess.CompletedProcess[str], float]:
         (inventory / "group_vars").mkdir()
         (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
         (inventory / "group_vars/all.yml").write_text(yaml.safe_dump(variables))
-        started = time.monotonic()
         if mutate:
             cmd = [str(BIN / "ansible-playbook"), "-i", str(inventory), "deploy/site.yml"]
         else:  # the check alone: a good inventory passes it (the rest would contact the hosts)
             cmd = [str(BIN / "ansible"), "localhost", "-i", str(inventory), "-m", "ansible.builtin.include_role",
                    "-a", "name=inventory_check"]  # fmt: skip
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT, timeout=120)
-        return done, time.monotonic() - started
+        return subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT, timeout=120)
 
 
 @pytest.fixture(scope="module")
 def results():
     cases = [None, *CASES]
-    with ThreadPoolExecutor(max_workers=len(cases)) as pool:
+    with ThreadPoolExecutor(max_workers=min(len(cases), os.cpu_count() or 2)) as pool:
         return dict(zip(cases, pool.map(run_site, cases), strict=True))
 
 
 def test_a_good_inventory_passes_the_check(results):
-    done, _ = results[None]
+    done = results[None]
     assert done.returncode == 0, done.stdout[-2000:]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.__name__ for case in CASES])
 def test_bad_inventory_fails_first_naming_the_variable(results, case):
-    done, seconds = results[case]
+    done = results[case]
     assert done.returncode != 0
     assert CASES[case] in " ".join(done.stdout.split())
     assert "PLAY [Configure every cluster host" not in done.stdout  # nothing ran on any host
-    assert seconds < 30
+    recap = done.stdout.rpartition("PLAY RECAP")[2]
+    assert re.findall(r"^(\S+)\s+:", recap, re.MULTILINE) == ["localhost"]  # no host was contacted
