@@ -1,10 +1,12 @@
-"""Each host group runs its daemons, and only those (one module per host group would repeat this table)."""
+"""Each host group runs its daemons, and only those (one module per host group would repeat this table); the hub's
+sudo rule follows the inventory."""
 
 from __future__ import annotations
 
 import pytest
+import yaml
 
-from tests.support.infra import host, hosts_of
+from tests.support.infra import INVENTORY, host, hosts_of
 
 EXPECTED = {
     "slurm_controller": {"slurmctld"},
@@ -43,3 +45,13 @@ def test_qos_normal_and_debug(controller):
     out = controller.check_output("sacctmgr --noheader --parsable2 show qos format=name,maxwall")
     qos = dict(line.split("|") for line in out.splitlines())
     assert qos["normal"] == "" and qos["debug"] == "00:30:00"
+
+
+def test_the_hubs_sudo_rule_names_the_inventorys_users_group():
+    # Rendered by the jupyterhub role and mounted over the image's own (a group other than hpcusers must work).
+    group = yaml.safe_load((INVENTORY / "group_vars/all.yml").read_text())["accounts_users_group"]["name"]
+    hub = host("jupyterhub")
+    rule = hub.file("/etc/sudoers.d/jupyterhub")
+    assert (rule.user, rule.mode) == ("root", 0o440)
+    assert f"jupyterhub ALL=(%{group}) NOPASSWD:SETENV: /usr/bin/sbatch" in rule.content_string
+    assert hub.run("visudo --check --strict --quiet").rc == 0
