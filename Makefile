@@ -16,6 +16,8 @@ NODES ?= 2
 BENCH_USERS ?= 0
 ANSIBLE_PLAYBOOK := $(PY) tools/interruptible.py $(VENV)/bin/ansible-playbook
 INVENTORY ?= inventories/local
+# More ansible-playbook arguments for make up/cluster/down, e.g. ANSIBLE_ARGS="-e @my-overrides.yml".
+ANSIBLE_ARGS ?=
 
 DOCKERFILES := $(wildcard images/*/Dockerfile slurm-test-cluster/*/Dockerfile tests/images/*/Dockerfile)
 YAML_FILES  := $(shell git ls-files --cached --others --exclude-standard '*.yml' '*.yaml' 2>/dev/null)
@@ -68,7 +70,7 @@ test-faults: up ## [Docker] faults and hostile input: hub, proxy, controller and
 test: test-unit lint test-images test-infra test-e2e ## [Docker] everything: unit, lint, image, cluster and end-to-end tests
 
 cluster: images ## [Docker] the Slurm test cluster (slurmctld, slurmdbd, c1..cNODES, login) and the hub, configured by the roles
-	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/local.yml -e test_cluster_compute_nodes=$(NODES) -e bench_users=$(BENCH_USERS)
+	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/local.yml -e test_cluster_compute_nodes=$(NODES) -e bench_users=$(BENCH_USERS) $(ANSIBLE_ARGS)
 	@$(MAKE) --no-print-directory status
 
 up: cluster ## [Docker] everything: the Slurm cluster, JupyterHub and its proxy on https://127.0.0.1:8443

@@ -36,7 +36,6 @@ c.JupyterHub.cleanup_proxy = False
 c.JupyterHub.authenticator_class = "pam"
 c.PAMAuthenticator.open_sessions = False  # the hub is not root: PAM sessions need root
 c.PAMAuthenticator.allowed_groups = {hub.get("users_group", "hpcusers")}
-c.Authenticator.admin_users = set(hub.get("admin_users", []))
 
 port_report.install()
 # make bench's stock batchspawner reference, where the inventory enables it (local only); same settings.
@@ -66,7 +65,10 @@ c.HpcSlurmSpawner.quota_as_user = bool(quota.get("as_user", True))
 c.HpcSlurmSpawner.quota_timeout = float(quota.get("timeout", 10))
 
 services = []
-roles = []
+# Admin rights are exactly the inventory's list (jupyterhub_admin_users): an admin role whose members are given
+# in load_roles is made to match at every start, so removing a name revokes it. (Authenticator.admin_users
+# only ever adds: a user once listed stayed an admin, able to reach every other user's server.)
+roles = [{"name": "admin", "users": sorted(hub.get("admin_users", []))}]
 if os.environ.get("HPCHUB_SERVICE_TOKEN"):
     # A scoped token for tests and monitoring: read users and servers, start and stop servers.
     services.append({"name": "monitoring", "api_token": os.environ["HPCHUB_SERVICE_TOKEN"]})

@@ -4,9 +4,12 @@ The command is the site's (a wrapper around `lfs quota`, `mmlsquota`, `quota`, o
 helper of the hub image, which measures with `du`). Its contract:
 
 - exit 0: under quota, the spawn goes on;
-- exit 1: over quota, the spawn is refused and the first line of its output is shown to the user;
-- anything else (an error, a timeout): the check itself is broken; the spawn goes on and the hub logs it,
-  because a quota tool that is down must not take the whole service down with it.
+- exit 1 with a line on standard output: over quota, the spawn is refused and that first line is shown
+  to the user;
+- anything else (an error, a timeout, exit 1 with nothing on standard output): the check itself failed; the
+  spawn goes on and the hub logs why, because a quota tool that is down must not take the whole service down
+  with it. sudo's own refusals ("sudo: a password is required": a sudo rule that does not match the users'
+  group) exit 1 too, with nothing on standard output: they read as a failed check, never as a verdict.
 
 `{username}` and `{home}` in the command are replaced in each word after it is split, so a value can
 never become a second word or a shell construct; no shell is involved.
@@ -61,15 +64,11 @@ async def check_home_quota(check: QuotaCheck, username: str, home: str, log: log
         return QuotaVerdict(True)
     if proc.returncode == EXIT_UNDER_QUOTA:
         return QuotaVerdict(True)
-    if proc.returncode == EXIT_OVER_QUOTA:
-        first = next((line.strip() for line in out.decode(errors="replace").splitlines() if line.strip()), "")
-        message = first[:MAX_MESSAGE] or f"Your home directory {home} is over its quota."
-        log.info("Spawn of %s refused by the home quota check: %s", username, message)
-        return QuotaVerdict(False, message)
-    log.error(
-        "Home quota check of %s failed (exit %s): %s; spawn allowed",
-        username,
-        proc.returncode,
-        err.decode(errors="replace").strip()[:MAX_MESSAGE],
-    )
+    first = next((line.strip() for line in out.decode(errors="replace").splitlines() if line.strip()), "")
+    if proc.returncode == EXIT_OVER_QUOTA and first:
+        log.info("Spawn of %s refused by the home quota check: %s", username, first[:MAX_MESSAGE])
+        return QuotaVerdict(False, first[:MAX_MESSAGE])
+    reason = err.decode(errors="replace").strip()[:MAX_MESSAGE] or "no message"
+    hint = " (the hub may not run it as the user: check the sudo rule)" if reason.startswith("sudo:") else ""
+    log.error("Home quota check of %s failed (exit %s): %s%s; spawn allowed", username, proc.returncode, reason, hint)
     return QuotaVerdict(True)

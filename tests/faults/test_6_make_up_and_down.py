@@ -13,7 +13,7 @@ import time
 
 from tests.support.cluster import check_intact, check_no_orphans, jupyter_jobs, make, start_server
 from tests.support.docker import ROOT, docker, on
-from tests.support.hubclient import HubSession, hub_healthy, public_get
+from tests.support.hubclient import HubSession, hub_healthy, json_of, public_get
 from tests.support.waiting import wait_for
 
 
@@ -54,6 +54,39 @@ def test_make_up_interrupted_then_run_again_converges(servers):
     names = docker("ps", "--all", "--format", "{{.Names}}").stdout.split()
     assert len(names) == len(set(names))
     check_intact(servers, jobs)
+
+
+def test_admin_rights_follow_the_inventory(servers, tmp_path):
+    """An admin removed from jupyterhub_admin_users loses the rights at the next make up (they used to stay)."""
+    jobs, alice = jupyter_jobs(), servers["alice"]
+    dave = HubSession("dave")
+    assert dave.login().status_code == 200
+
+    def dave_reaches_alice() -> tuple[bool, bool]:
+        """(the hub's API on alice, alice's server through the proxy) answer dave: the hub says 404 when
+        dave may not see alice, the server 403. A new token each time: a server caches what the hub said
+        of a token for up to 5 min (HubAuth.cache_max_age)."""
+        user = dave.api("GET", "/users/alice").status_code
+        new = dave.api("POST", "/users/dave/tokens", json={"note": "admin test", "expires_in": 600})
+        token = json_of(new)["token"]
+        server = public_get("/user/alice/api/status", headers={"Authorization": f"token {token}"},
+                            allow_redirects=False).status_code  # fmt: skip
+        assert user in (200, 404) and server in (200, 403), (user, server)
+        return user == 200, server == 200
+
+    assert dave_reaches_alice() == (False, False)
+    overrides = tmp_path / "admins.yml"
+    overrides.write_text("jupyterhub_admin_users: [dave]\n")
+    try:
+        make("up", f"ANSIBLE_ARGS=-e @{overrides}")
+        wait_for("the hub back after its restart", hub_healthy, 60, 0.5)
+        assert dave_reaches_alice() == (True, True)
+    finally:
+        make("up")  # the inventory again: no admin
+    wait_for("the hub back after its restart", hub_healthy, 60, 0.5)
+    assert dave_reaches_alice() == (False, False)
+    check_intact(servers, jobs)
+    assert alice.answers()
 
 
 def test_make_down_then_up_keeps_homes_and_the_hub_database(servers):

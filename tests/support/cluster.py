@@ -22,9 +22,10 @@ USERS = {
 }
 
 
-def make(target: str, timeout_s: float = 900) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(["make", "-C", str(ROOT), target], capture_output=True, text=True, timeout=timeout_s,
-                          check=False)  # fmt: skip
+def make(target: str, *variables: str, timeout_s: float = 900) -> subprocess.CompletedProcess[str]:
+    """`make TARGET VAR=value...` in the checkout; it must succeed."""
+    done = subprocess.run(["make", "-C", str(ROOT), target, *variables], capture_output=True, text=True,
+                          timeout=timeout_s, check=False)  # fmt: skip
     assert done.returncode == 0, f"make {target} failed:\n{done.stdout[-3000:]}\n{done.stderr[-2000:]}"
     return done
 

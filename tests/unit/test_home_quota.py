@@ -1,5 +1,5 @@
-"""The pre-spawn home-quota check: its contract (0 under, 1 over with a message, anything else lets the spawn
-go on) with real processes, and the hub image's du helper on a real directory."""
+"""The pre-spawn home-quota check: its contract (0 under, 1 over with a message on stdout, anything else lets
+the spawn go on) with real processes, and the hub image's du helper on a real directory."""
 
 from __future__ import annotations
 
@@ -38,6 +38,21 @@ def test_a_broken_or_slow_check_lets_the_spawn_go_on_and_is_logged(caplog):
         assert verdict("/nonexistent/quota-tool").allowed
         assert verdict("sleep 5", timeout=0.2).allowed
     assert len([r for r in caplog.records if "spawn allowed" in r.getMessage()]) == 3
+
+
+def test_a_refusal_by_sudo_is_a_failed_check_not_a_verdict(caplog):
+    # sudo -n exits 1 when its rule does not match (a users' group other than the sudoers file's): that is no
+    # "over quota", whatever the exit status says.
+    with caplog.at_level(logging.ERROR):
+        assert verdict("sh -c 'echo \"sudo: a password is required\" >&2; exit 1'").allowed
+    (record,) = [r for r in caplog.records if "spawn allowed" in r.getMessage()]
+    assert "sudo: a password is required" in record.getMessage() and "check the sudo rule" in record.getMessage()
+
+
+def test_exit_1_with_nothing_to_tell_the_user_is_a_failed_check(caplog):
+    with caplog.at_level(logging.ERROR):
+        assert verdict("sh -c 'exit 1'").allowed
+    assert any("failed (exit 1): no message" in r.getMessage() for r in caplog.records)
 
 
 def test_values_are_substituted_per_word_and_never_reach_a_shell():
