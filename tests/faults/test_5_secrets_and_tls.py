@@ -45,8 +45,10 @@ def our_images() -> list[str]:
 
 def test_secret_files_are_private():
     for path in SECRETS.rglob("*"):
-        if path.parent == RUNTIME and path.name in ("slurm.conf", "hub.yaml", "tls.crt"):
+        if path.parent == RUNTIME and path.name in ("slurm.conf", "hub.yaml", "tls.crt", "jupyterhub_config.d"):
             continue  # configuration and the public certificate, mounted into containers
+        if path.parent == RUNTIME / "jupyterhub_config.d":
+            continue  # the site's own hub configuration (jupyterhub_config_d), read by the hub's user
         if path == CERTIFICATE:
             continue
         mode = path.stat().st_mode & 0o777

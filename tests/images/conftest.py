@@ -13,6 +13,7 @@ import pytest
 import testinfra
 
 from tests.support.docker import docker
+from tests.support.hub_settings import render_hub_yaml
 from tests.support.images import Containers, image, published_port, wait_healthy
 
 
@@ -47,7 +48,13 @@ def slurm_conf(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def hub_and_proxy(containers: Containers, munge_key: Path, slurm_conf: Path) -> dict[str, str]:
+def hub_yaml(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """hub.yaml as the jupyterhub role renders it: the hub does not start without it."""
+    return render_hub_yaml(tmp_path_factory.mktemp("hub-settings"))
+
+
+@pytest.fixture(scope="session")
+def hub_and_proxy(containers: Containers, munge_key: Path, slurm_conf: Path, hub_yaml: Path) -> dict[str, str]:
     """A hub and a proxy on their own network, the proxy published on 127.0.0.1 only."""
     net = containers.network()
     token = secrets.token_hex(32)
@@ -59,7 +66,8 @@ def hub_and_proxy(containers: Containers, munge_key: Path, slurm_conf: Path) -> 
     hub = containers.start(
         image("hub"),
         ["--network", net, "--network-alias", "hub", "--env", f"CONFIGPROXY_AUTH_TOKEN={token}",
-         "--volume", f"{munge_key}:/run/secrets/munge.key:ro", "--volume", f"{slurm_conf}:/etc/slurm/slurm.conf:ro"],
+         "--volume", f"{munge_key}:/run/secrets/munge.key:ro", "--volume", f"{slurm_conf}:/etc/slurm/slurm.conf:ro",
+         "--volume", f"{hub_yaml}:/etc/jupyterhub/hub.yaml:ro"],
     )  # fmt: skip
     wait_healthy(proxy)
     wait_healthy(hub)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.docker import ROOT, docker
+from tests.support.hub_settings import render_hub_yaml
 from tests.support.images import Containers, image, wait_healthy
 from tests.support.waiting import wait_for
 
@@ -41,7 +42,7 @@ def hub_on_postgres(containers: Containers, postgres_image: str, munge_key: Path
     proxy = containers.start(image("proxy"), ["--network", net, "--network-alias", "proxy",
                                               "--env", f"CONFIGPROXY_AUTH_TOKEN={token}"])  # fmt: skip
     folder = tmp_path_factory.mktemp("hub-postgres")
-    (folder / "hub.yaml").write_text('db_url: "postgresql://hub@db/jupyterhub"\n')
+    render_hub_yaml(folder, jupyterhub_db_url="postgresql://hub@db/jupyterhub")
     (folder / "db-password").write_text(password)
     (folder / "db-password").chmod(0o444)  # the container's root reads it; the role installs it 0400 root
     wait_healthy(db)

@@ -34,8 +34,12 @@ HOSTS = {
         }
     }
 }
+# Every variable a role requires (tests/unit/test_role_arguments.py lists them), and valid.
 VARS = {
     "slurm_cluster_name": "t",
+    "accounts_users_group": {"name": "scientists", "gid": 3100},
+    "slurm_node_cpus": 4,
+    "slurm_node_real_memory": 4096,
     "accounts_users": [{"name": "alice", "uid": 20001, "projects": ["m1"]}, {"name": "bob", "uid": 20002}],
     "slurm_accounts": [{"name": "m1"}],
     "slurm_partitions": [{"name": "debug", "nodes": "ALL", "default": True}],
@@ -74,7 +78,18 @@ def db_url_of_another_database(_hosts, variables):
     variables["jupyterhub_db_url"] = "mysql://hub@db.invalid/jupyterhub"
 
 
+def no_node_cpus(_hosts, variables):
+    del variables["slurm_node_cpus"]
+
+
+def no_users_group(_hosts, variables):
+    del variables["accounts_users_group"]
+
+
 CASES = {
+    no_node_cpus: "inventory: slurm_node_cpus is not set, and role slurm requires it (CPUs of each compute node.) for "
+    "c1.invalid, c2.invalid, login.invalid ...; set it in group_vars",
+    no_users_group: "inventory: accounts_users_group is not set, and role accounts requires it",
     no_controller: "group 'slurm_controller' must hold exactly one host",
     no_compute: "group 'compute' holds no host",
     duplicate_uid: "accounts_users: uid 20001 is given to alice and bob",

@@ -1,0 +1,83 @@
+"""The hub's settings: hub.yaml, rendered by the jupyterhub role from one dictionary (jupyterhub_settings).
+
+The file is required and complete: the role always writes every key, so a missing file or key is an error
+that names it, never a silent default (each default lives in the role's defaults/main.yml, once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib import import_module
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_PATH = "/etc/jupyterhub/hub.yaml"
+
+
+class SettingsError(RuntimeError):
+    """hub.yaml is missing, unreadable or lacks a key: the hub must not start on made-up values."""
+
+
+class Settings(dict[str, Any]):
+    """A section of hub.yaml: `settings["key"]` of a key the file lacks raises SettingsError naming it."""
+
+    def __init__(self, values: Mapping[str, Any], source: str, where: str = "") -> None:
+        super().__init__(
+            (key, Settings(value, source, f"{where}{key}.") if isinstance(value, Mapping) else value)
+            for key, value in values.items()
+        )
+        self.source, self.where = source, where
+
+    def __missing__(self, key: str) -> Any:
+        raise SettingsError(f"{self.source}: no setting '{self.where}{key}': render it with the jupyterhub role")
+
+
+def load(path: str | Path) -> Settings:
+    """The settings in `path` (a YAML mapping); SettingsError naming the file when it is missing or not one."""
+    source = str(path)
+    try:
+        values = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise SettingsError(
+            f"{source}: not found. The hub does not start without its settings: the jupyterhub role renders "
+            f"them (HUB_SETTINGS names another file)"
+        ) from None
+    except (OSError, yaml.YAMLError) as err:
+        raise SettingsError(f"{source}: cannot be read: {err}") from None
+    if not isinstance(values, Mapping):
+        raise SettingsError(f"{source}: must be a mapping of settings, not {type(values).__name__}")
+    return Settings(values, source)
+
+
+def authenticator_class(name: str) -> type:
+    """The class JupyterHub would load for `authenticator_class`: an entry point name (pam, ldapauthenticator,
+    ...) of group jupyterhub.authenticators, or a dotted import path."""
+    found = entry_points(group="jupyterhub.authenticators", name=name)
+    if found:
+        return next(iter(found)).load()  # type: ignore[no-any-return]
+    module, _, attribute = name.rpartition(".")
+    if not module:
+        known = sorted(point.name for point in entry_points(group="jupyterhub.authenticators"))
+        raise SettingsError(f"authenticator class '{name}': not an installed authenticator ({', '.join(known)})")
+    try:
+        return getattr(import_module(module), attribute)  # type: ignore[no-any-return]
+    except (ImportError, AttributeError) as err:
+        raise SettingsError(f"authenticator class '{name}': cannot be imported: {err}") from None
+
+
+def apply_authenticator(config: Any, settings: Mapping[str, Any]) -> type:
+    """Set JupyterHub's authenticator class and its traits, c[ClassName][trait] = value, from
+    settings {'class': name, 'config': {trait: value}}."""
+    cls = authenticator_class(settings["class"])
+    config.JupyterHub.authenticator_class = cls
+    for trait, value in settings["config"].items():
+        config[cls.__name__][trait] = value
+    return cls
+
+
+def site_config_files(folder: str) -> list[Path]:
+    """The site's own *.py files in `folder`, in the order they are loaded (sorted by name); none for ''."""
+    return sorted(Path(folder).glob("*.py")) if folder else []

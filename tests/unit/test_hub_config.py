@@ -1,0 +1,179 @@
+"""hub_config/jupyterhub_config.py on the hub.yaml the jupyterhub role renders: loaded the way JupyterHub loads
+it (traitlets' PyFileConfigLoader), with the file rendered by the role's own settings task.
+
+The settings come from the inventory, once: the hub refuses a missing file or key, naming it, instead of
+starting on made-up values; the authenticator and its traits, and the site's jupyterhub_config.d, are the
+inventory's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import yaml
+from hpchub.hub_settings import SettingsError
+from jupyterhub.apihandlers import default_handlers
+from traitlets.config.loader import PyFileConfigLoader
+
+from tests.support.hub_settings import render_hub_yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+VARIANTS = {
+    "local": {},
+    "production": {
+        "jupyterhub_network": "host",
+        "jupyterhub_hub_port": 8181,
+        "jupyterhub_proxy_api_port": 8101,
+        "jupyterhub_idle_timeout": 0,
+        "jupyterhub_db_url": "postgresql://hub@db.invalid/jupyterhub",
+        "jupyterhub_admin_users": ["bob", "alice"],
+        "jupyterhub_authenticator_class": "dummy",
+        "jupyterhub_authenticator_config": {"password": "not-a-secret", "allowed_users": ["alice"]},
+        "jupyterhub_jupyter_prefix": "/global/common/software/jupyter",
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> dict[str, Path]:
+    folders = {name: tmp_path_factory.mktemp(name) for name in VARIANTS}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        files = pool.map(lambda name: render_hub_yaml(folders[name], **VARIANTS[name]), VARIANTS)
+        return dict(zip(VARIANTS, files, strict=True))
+
+
+@pytest.fixture(autouse=True)
+def api_routes() -> Iterator[None]:
+    """JupyterHub's API routes as they were: the config installs the port report's in place."""
+    saved = list(default_handlers)
+    yield
+    default_handlers[:] = saved
+
+
+def load(settings: Path, monkeypatch):
+    monkeypatch.setenv("HUB_SETTINGS", str(settings))
+    monkeypatch.delenv("HPCHUB_SERVICE_TOKEN", raising=False)
+    return PyFileConfigLoader("jupyterhub_config.py", path=str(ROOT / "hub_config")).load_config()
+
+
+def edited(settings: Path, tmp_path: Path, edit) -> Path:
+    values = yaml.safe_load(settings.read_text())
+    edit(values)
+    path = tmp_path / "hub.yaml"
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
+def test_the_local_cluster_keeps_its_addresses_and_settings(rendered, monkeypatch):
+    c = load(rendered["local"], monkeypatch)
+    assert c.JupyterHub.hub_connect_url == "http://hub:8081"
+    assert c.JupyterHub.hub_bind_url == "http://0.0.0.0:8081"
+    assert c.ConfigurableHTTPProxy.api_url == "http://proxy:8001"
+    assert c.JupyterHub.authenticator_class.__name__ == "PAMAuthenticator"
+    assert set(c.PAMAuthenticator.allowed_groups) == {"hpcusers"}
+    assert c.HpcSlurmSpawner.cluster_name == "hpclocal"
+    assert c.HpcSlurmSpawner.default_partition == "debug"
+    assert c.HpcSlurmSpawner.cmd == ["/opt/jupyter/bin/jupyterhub-singleuser"]
+    assert (c.HpcSlurmSpawner.start_timeout, c.HpcSlurmSpawner.poll_interval) == (300, 10)
+    # The role's idle timeout (3600) is the hub's: the Python no longer has one of its own.
+    culler = next(s for s in c.JupyterHub.services if s["name"] == "idle-culler")
+    assert "--timeout=3600" in culler["command"]
+
+
+def test_jupyterhubs_own_defaults_are_not_restated(rendered, monkeypatch):
+    c = load(rendered["local"], monkeypatch)
+    assert "bind_url" not in c.JupyterHub  # http://:8000
+    assert "db_url" not in c.JupyterHub  # SQLite in the working directory, the state volume
+    assert "exec_prefix" not in c.HpcSlurmSpawner  # sudo -E -u {username}
+    assert "open_sessions" not in c.PAMAuthenticator  # False
+
+
+def test_a_production_inventory_sets_addresses_authenticator_and_prefix(rendered, monkeypatch):
+    c = load(rendered["production"], monkeypatch)
+    assert c.JupyterHub.hub_connect_url == "http://localhost:8181"  # the hub host's inventory name
+    assert c.JupyterHub.hub_bind_url == "http://0.0.0.0:8181"
+    assert c.ConfigurableHTTPProxy.api_url == "http://127.0.0.1:8101"  # both on the host's network
+    assert c.JupyterHub.db_url == "postgresql://hub@db.invalid/jupyterhub"
+    assert c.JupyterHub.authenticator_class.__name__ == "DummyAuthenticator"
+    assert c.DummyAuthenticator.password == "not-a-secret"
+    assert c.DummyAuthenticator.allowed_users == ["alice"]
+    assert "PAMAuthenticator" not in c
+    assert c.HpcSlurmSpawner.batchspawner_singleuser_cmd == (
+        "/global/common/software/jupyter/bin/python3 /global/common/software/jupyter/bin/hpchub-singleuser"
+    )
+    assert c.JupyterHub.load_roles[0] == {"name": "admin", "users": ["alice", "bob"]}
+    assert [s["name"] for s in c.JupyterHub.services] == []  # idle timeout 0: no culler
+
+
+def test_the_hub_refuses_to_start_without_hub_yaml(tmp_path, monkeypatch):
+    missing = tmp_path / "hub.yaml"
+    with pytest.raises(SettingsError, match=f"{missing}: not found. The hub does not start without its settings"):
+        load(missing, monkeypatch)
+
+
+@pytest.mark.parametrize(
+    ("drop", "named"),
+    [
+        (lambda v: v.pop("hub_connect_url"), "no setting 'hub_connect_url'"),
+        (lambda v: v["spawner"].pop("poll_interval"), "no setting 'spawner.poll_interval'"),
+        (lambda v: v["authenticator"].pop("config"), "no setting 'authenticator.config'"),
+    ],
+    ids=["hub_connect_url", "spawner.poll_interval", "authenticator.config"],
+)
+def test_a_missing_key_is_an_error_naming_it(rendered, tmp_path, monkeypatch, drop, named):
+    settings = edited(rendered["local"], tmp_path, drop)
+    with pytest.raises(SettingsError, match=f"{settings}: {named}"):
+        load(settings, monkeypatch)
+
+
+def test_a_file_that_is_not_a_mapping_is_refused(tmp_path, monkeypatch):
+    settings = tmp_path / "hub.yaml"
+    settings.write_text("- just\n- a list\n")
+    with pytest.raises(SettingsError, match="must be a mapping of settings, not list"):
+        load(settings, monkeypatch)
+
+
+def test_an_unknown_authenticator_is_named(rendered, tmp_path, monkeypatch):
+    def unknown(values):
+        values["authenticator"]["class"] = "nosuchauth"
+
+    with pytest.raises(SettingsError, match="authenticator class 'nosuchauth': not an installed authenticator"):
+        load(edited(rendered["local"], tmp_path, unknown), monkeypatch)
+
+
+def test_an_authenticator_by_its_class_path(rendered, tmp_path, monkeypatch):
+    def by_path(values):
+        values["authenticator"] = {"class": "jupyterhub.auth.DummyAuthenticator", "config": {"password": "p"}}
+
+    c = load(edited(rendered["local"], tmp_path, by_path), monkeypatch)
+    assert (c.JupyterHub.authenticator_class.__name__, c.DummyAuthenticator.password) == ("DummyAuthenticator", "p")
+
+    def no_such_class(values):
+        values["authenticator"]["class"] = "jupyterhub.auth.NoSuch"
+
+    with pytest.raises(SettingsError, match=r"'jupyterhub\.auth\.NoSuch': cannot be imported"):
+        load(edited(rendered["local"], tmp_path, no_such_class), monkeypatch)
+
+
+def test_the_sites_config_files_load_after_ours_in_sorted_order(rendered, tmp_path, monkeypatch):
+    site = tmp_path / "jupyterhub_config.d"
+    site.mkdir()
+    (site / "20-later.py").write_text("c.JupyterHub.admin_access = False\nc.HpcSlurmSpawner.poll_interval = 20\n")
+    (site / "10-first.py").write_text("c.JupyterHub.admin_access = True\nc.HpcSlurmSpawner.poll_interval = 15\n"
+                                      "c.PAMAuthenticator.allowed_groups = {'site-group'}\n")  # fmt: skip
+    (site / "notes.txt").write_text("c.JupyterHub.admin_access = 'not python'\n")
+
+    c = load(edited(rendered["local"], tmp_path, lambda v: v.update(config_d=str(site))), monkeypatch)
+    assert c.JupyterHub.admin_access is False  # 20-later.py last
+    assert c.HpcSlurmSpawner.poll_interval == 20  # over ours (10)
+    assert c.PAMAuthenticator.allowed_groups == {"site-group"}
+    assert c.HpcSlurmSpawner.start_timeout == 300  # what the site leaves alone stays ours
+
+
+def test_an_empty_site_folder_loads_nothing(rendered, monkeypatch):
+    c = load(rendered["local"], monkeypatch)  # config_d names the container's folder: absent here
+    assert c.HpcSlurmSpawner.poll_interval == 10
