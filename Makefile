@@ -19,10 +19,10 @@ INVENTORY ?= inventories/local
 # More ansible-playbook arguments for make up/cluster/down, e.g. ANSIBLE_ARGS="-e @my-overrides.yml".
 ANSIBLE_ARGS ?=
 
-DOCKERFILES := $(wildcard images/*/Dockerfile slurm-test-cluster/*/Dockerfile tests/images/*/Dockerfile)
+DOCKERFILES := $(wildcard images/*/Dockerfile slurm-test-cluster/*/Dockerfile tests/images/*/Dockerfile tests/production/*/Dockerfile)
 YAML_FILES  := $(shell git ls-files --cached --others --exclude-standard '*.yml' '*.yaml' 2>/dev/null)
 
-.PHONY: help venv prerequisites images lock lint bench test test-unit test-images test-infra test-e2e test-faults cluster up down status logs clean
+.PHONY: help venv prerequisites images lock lint bench test test-unit test-images test-infra test-e2e test-faults test-production cluster up down status logs clean
 
 help: ## list the targets ([Docker]: installs and starts a Docker engine where none answers)
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -66,6 +66,10 @@ test-e2e: up ## [Docker] end-to-end: log in through the proxy, spawn as a Slurm 
 
 test-faults: up ## [Docker] faults and hostile input: hub, proxy, controller and node failures, hostile spawn requests, isolation, secrets, TLS (ends with make down + up)
 	@$(VENV)/bin/pytest tests/faults $(PYTEST_ARGS)
+
+test-production: images ## [Docker] deploy/site.yml from bare Debian hosts over SSH, user checks, second run changes nothing (beside the local cluster)
+	@$(PY) tools/build_images.py bare-host
+	@$(VENV)/bin/pytest tests/production -p no:cacheprovider $(PYTEST_ARGS)
 
 test: test-unit lint test-images test-infra test-e2e ## [Docker] everything: unit, lint, image, cluster and end-to-end tests
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-TIERS = ("unit", "images", "infra", "e2e", "faults")
+TIERS = ("unit", "images", "infra", "e2e", "faults", "production")
 HERE = Path(__file__).resolve().parent
 
 

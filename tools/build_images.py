@@ -33,8 +33,11 @@ DOCKERFILES = {
     "hub": "images/hub/Dockerfile",
     "proxy": "images/proxy/Dockerfile",
     "node": "slurm-test-cluster/node/Dockerfile",
+    "bare-host": "tests/production/bare-host/Dockerfile",
 }
 IMAGES = tuple(DOCKERFILES)
+# Built when named (make test-production), not by default: no part of the service runs from it.
+DEFAULT_IMAGES = ("notebook", "hub", "proxy", "node")
 # What each image is built from: its revision label names the last commit that changed these, so an
 # unrelated commit does not change the image (and does not recreate the cluster's containers).
 INPUTS = {
@@ -42,6 +45,7 @@ INPUTS = {
     "hub": ["images/hub", "hub_config", "tools/requirements.txt"],
     "proxy": ["images/proxy"],
     "node": ["slurm-test-cluster/node", "images/notebook", "tools/requirements.txt"],
+    "bare-host": ["tests/production/bare-host"],
 }
 BASE_LABEL = "io.github.hpc-jupyterhub-deploy.base"
 
@@ -322,7 +326,8 @@ def image_size_mb(ref: str) -> float:
 def parse(argv: Sequence[str]) -> Settings:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     env = os.environ.get
-    parser.add_argument("images", nargs="*", metavar="IMAGE", help=f"one of {', '.join(IMAGES)} (default: all)")
+    default = ", ".join(DEFAULT_IMAGES)
+    parser.add_argument("images", nargs="*", metavar="IMAGE", help=f"one of {', '.join(IMAGES)} (default: {default})")
     parser.add_argument("--base-image", default=env("BASE_IMAGE") or "debian:bookworm-slim")
     parser.add_argument("--ca-bundle", default=env("CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt"))
     parser.add_argument("--prefix", default=env("IMAGE_PREFIX") or "hpc-jupyterhub-deploy")
@@ -340,7 +345,7 @@ def parse(argv: Sequence[str]) -> Settings:
         tag=ns.tag,
         debian_mirror=ns.debian_mirror,
         pull=ns.pull,
-        only=tuple(name for name in IMAGES if name in ns.images) or IMAGES,
+        only=tuple(name for name in IMAGES if name in ns.images) or DEFAULT_IMAGES,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -36,11 +37,13 @@ def json_of(reply: requests.Response) -> Any:
 class HubSession(requests.Session):
     """A browser-like session of one user: cookies, and the hub's XSRF token on every change."""
 
-    def __init__(self, user: str, hub: str = HUB) -> None:
+    def __init__(self, user: str, hub: str = HUB, secrets: Path = SECRETS) -> None:
+        """`secrets`: the inventory's secrets folder (users' passwords, the proxy's certificate)."""
         super().__init__()
         self.user = user
         self.hub = hub
-        self.verify = str(CERTIFICATE)
+        self.passwords = secrets / "passwords"
+        self.verify = str(secrets / "tls/proxy.crt")
         self.trust_env = False  # REQUESTS_CA_BUNDLE would override `verify`; and no proxy for 127.0.0.1
 
     @property
@@ -53,7 +56,7 @@ class HubSession(requests.Session):
 
     def login(self) -> requests.Response:
         self.get(f"{self.hub}/hub/login")
-        password = (PASSWORDS / self.user).read_text().strip()
+        password = (self.passwords / self.user).read_text().strip()
         form = {"username": self.user, "password": password, "_xsrf": self.xsrf}
         return self.post(f"{self.hub}/hub/login", data=form)
 
@@ -101,7 +104,7 @@ class HubSession(requests.Session):
         kernel = json_of(self.post(f"{base}/kernels", headers=auth, json={"name": "python3"}))
         ws_url = self.hub.replace("http", "ws", 1) + f"/user/{self.user}/api/kernels/{kernel['id']}/channels"
         ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token['token']}"], timeout=timeout_s,
-                                         sslopt={"ca_certs": str(CERTIFICATE)})  # fmt: skip
+                                         sslopt={"ca_certs": self.verify})  # fmt: skip
         try:
             msg_id = uuid.uuid4().hex
             ws.send(json.dumps({

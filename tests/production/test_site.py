@@ -1,0 +1,75 @@
+"""A site's deploy from bare Debian hosts, and the checks its engineers would run afterwards."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from tests.production import hosts
+from tests.production.conftest import Site
+from tests.support.hubclient import HubSession, json_of
+from tests.support.waiting import wait_for
+
+HUB = "https://127.0.0.1:9443"  # jupyterhub_public_port of tests/production/inventory
+USER = "ana"  # a user of the production test's inventory (not of the local cluster's)
+
+
+def host(name: str) -> hosts.Host:
+    return next(h for h in hosts.inventory_hosts() if h.name == name)
+
+
+def as_user(host_name: str, command: str) -> str:
+    done = hosts.ssh(host(host_name), f"su - {USER} -c {command!r}")
+    assert done.returncode == 0, f"{command} as {USER} on {host_name}: {done.stdout}{done.stderr}"
+    return done.stdout
+
+
+def test_the_hosts_were_bare_before_the_deploy(site: Site):
+    for name, said in site.bare.items():
+        assert "no packages found matching munge" in said, (name, said)
+        assert "no packages found matching slurm-client" in said, (name, said)
+
+
+def test_a_deploy_from_bare_hosts_succeeds(site: Site):
+    assert site.first.returncode == 0, site.first.log[-4000:]
+    assert set(site.first.changed) >= {h.name for h in hosts.inventory_hosts()}
+
+
+def test_a_second_run_changes_nothing(site: Site):
+    assert site.second.returncode == 0, site.second.log[-4000:]
+    assert site.second is not site.first
+    assert site.second.changed and all(n == 0 for n in site.second.changed.values()), site.second.changed
+
+
+def test_a_users_job_runs_on_both_compute_nodes_and_is_accounted(site: Site):
+    since = as_user("prod-login", "date +%Y-%m-%dT%H:%M:%S").strip()
+    out = as_user("prod-login", "srun --nodes=2 --ntasks-per-node=1 --label hostname")
+    assert sorted(re.findall(r"prod-c\d", out)) == ["prod-c1", "prod-c2"], out
+    query = f"sacct --noheader -X --starttime={since} --format=JobID,State,Account,Partition"
+
+    def accounted() -> bool:
+        rows = [line.split()[1:] for line in as_user("prod-login", query).splitlines()]
+        return rows == [["COMPLETED", "p100", "work"]]
+
+    wait_for("the job in sacct: COMPLETED, account p100, partition work", accounted, 60, 1)
+
+
+def test_a_spawn_through_the_proxy_runs_on_a_compute_node_and_writes_scratch(site: Site):
+    session = HubSession(USER, hub=HUB, secrets=hosts.SECRETS)
+    assert session.login().status_code == 200
+    started = time.monotonic()
+    reply = session.api("POST", f"/users/{USER}/server", json={"user_options": {"account": "p100"}})
+    assert reply.status_code in (201, 202), reply.text[:300]
+    session.wait_ready(180)
+    print(f"spawn: {time.monotonic() - started:.1f} s")
+    marker = f"written-from-the-kernel-{time.time_ns()}"
+    printed = session.run_in_kernel(
+        "import os, socket\n"
+        f"open(os.path.join(os.environ['SCRATCH'], 'marker'), 'w').write({marker!r})\n"
+        "print(socket.gethostname(), os.getuid())"
+    )
+    where, uid = printed.split()
+    assert where in ("prod-c1", "prod-c2") and uid == "31001", printed
+    assert as_user("prod-login", "cat $SCRATCH/marker") == marker
+    assert json_of(session.api("GET", f"/users/{USER}"))["servers"][""]["ready"]
+    session.stop()
