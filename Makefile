@@ -78,7 +78,7 @@ cluster: images ## [Docker] the Slurm test cluster (slurmctld, slurmdbd, c1..cNO
 	@$(MAKE) --no-print-directory status
 
 up: cluster ## [Docker] everything: the Slurm cluster, JupyterHub and its proxy on https://127.0.0.1:8443
-	@echo "JupyterHub: https://127.0.0.1:8443  (self-signed certificate: $(INVENTORY)/secrets/tls/proxy.crt; log in as alice, bob, carol or dave; passwords: $(INVENTORY)/secrets/passwords/<user>)"
+	@echo "JupyterHub: https://127.0.0.1:8443  (self-signed certificate: $(INVENTORY)/secrets/tls/proxy.crt; users: $$(ls $(INVENTORY)/secrets/passwords | grep -v '^bench' | tr '\n' ' ')- passwords: $(INVENTORY)/secrets/passwords/<user>)"
 
 down: prerequisites ## [Docker] remove the cluster's containers (homes and scratch volumes are kept)
 	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/down.yml

@@ -94,16 +94,29 @@ def test_make_down_then_up_keeps_homes_and_the_hub_database(servers):
     marker = f"kept-{time.time_ns()}"
     assert alice.session.run_in_kernel(f"open('/global/homes/alice/{marker}', 'w').write('{marker}')\n") == ""
     token = alice.token  # lives in the hub's database
+    # In the shared partition: the servers' jobs hold every node of the others.
+    batch = "sbatch --parsable --wait --partition=interactive --time=1 --chdir=/tmp --output=/dev/null --wrap true"
+    job = int(on("login", batch, user="alice").stdout.strip())
+    history = f"sacct --noheader -X -j {job} --format=JobID,State,User"
+    wait_for(f"job {job} in sacct", lambda: on("slurmctld", history).stdout.split() == [str(job), "COMPLETED", "alice"],
+             30, 0.5)  # fmt: skip
+    alice_job = next(job for job, user in jupyter_jobs().items() if user == "alice")
     make("down")
     assert not hub_healthy()
-    assert docker("ps", "--quiet", "--filter", "label=io.github.hpc-jupyterhub-deploy.cluster").stdout == ""
+    assert docker("ps", "--quiet", "--filter", "label=io.github.hpc-jupyterhub-deploy.cluster=hpclocal").stdout == ""
     make("up")
     assert on("login", f"cat /global/homes/alice/{marker}").stdout == marker
+    # Slurm's state and the accounting database are on volumes: the history is kept, job ids go on.
+    assert on("slurmctld", history).stdout.split() == [str(job), "COMPLETED", "alice"]
+    assert int(on("login", batch, user="alice").stdout.strip()) > job
     assert public_get("/hub/api/user", headers={"Authorization": f"token {token}"}).json()["name"] == "alice"
-    # The servers' jobs went with the cluster: the hub shows them stopped, and they start again.
+    # The servers' jobs went with the nodes. slurmctld, its state kept, ends them NODE_FAIL once the new nodes
+    # have registered without them (about 90 s after make up here); the hub then shows them stopped, and
+    # they start again.
     session = HubSession("alice")
     assert session.login().status_code == 200
-    wait_for("alice's lost server shown stopped", lambda: not session.server(), 90, 0.5)
+    wait_for("alice's lost server shown stopped", lambda: not session.server(), 240, 0.5)
+    assert on("slurmctld", f"sacct --noheader -X -j {alice_job} --format=State").stdout.split() == ["NODE_FAIL"]
     check_no_orphans()
     again = start_server("alice")
     assert again.answers()

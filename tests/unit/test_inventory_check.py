@@ -118,9 +118,13 @@ def run_site(mutate) -> subprocess.CompletedProcess[str]:
         return subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT, timeout=120)
 
 
+def unreachable_hosts(_hosts, _variables):
+    """A good inventory whose hosts do not answer: the whole of site.yml runs, and stops before configuring."""
+
+
 @pytest.fixture(scope="module")
 def results():
-    cases = [None, *CASES]
+    cases = [None, *CASES, unreachable_hosts]
     with ThreadPoolExecutor(max_workers=min(len(cases), os.cpu_count() or 2)) as pool:
         return dict(zip(cases, pool.map(run_site, cases), strict=True))
 
@@ -138,3 +142,13 @@ def test_bad_inventory_fails_first_naming_the_variable(results, case):
     assert "PLAY [Configure every cluster host" not in done.stdout  # nothing ran on any host
     recap = done.stdout.rpartition("PLAY RECAP")[2]
     assert re.findall(r"^(\S+)\s+:", recap, re.MULTILINE) == ["localhost"]  # no host was contacted
+
+
+def test_hosts_that_do_not_answer_stop_the_deploy_naming_each(results):
+    done = results[unreachable_hosts]
+    assert done.returncode != 0
+    text = " ".join(done.stdout.split())
+    for name in ("ctl.invalid", "dbd.invalid", "c1.invalid", "c2.invalid", "login.invalid"):
+        assert f"fatal: [{name}]: UNREACHABLE!" in text, done.stdout[-3000:]
+        assert f"Could not resolve hostname {name}" in text
+    assert "TASK [common" not in done.stdout  # the later plays found no host left to configure
