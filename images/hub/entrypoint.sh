@@ -2,6 +2,18 @@
 # Starts munged (when a key is given), then runs the hub as the unprivileged user jupyterhub.
 set -eu
 
+# The sudo rule names the site's users' group: the hub may act only as its members (images/hub/sudoers.in).
+group="${HPCHUB_USERS_GROUP:-}"
+case "$group" in
+  "" | -* | *[!A-Za-z0-9._-]*)
+    echo "hub-entrypoint: HPCHUB_USERS_GROUP must name the users' group the hub submits jobs for (got '$group')" >&2
+    exit 64 ;;
+esac
+sed "s/@USERS_GROUP@/$group/g" /usr/local/share/hpchub/sudoers.in > /etc/sudoers.d/.jupyterhub.new
+chmod 0440 /etc/sudoers.d/.jupyterhub.new
+visudo --check --strict --quiet --file=/etc/sudoers.d/.jupyterhub.new
+mv /etc/sudoers.d/.jupyterhub.new /etc/sudoers.d/jupyterhub
+
 key_src="${MUNGE_KEY_FILE:-/run/secrets/munge.key}"
 if [ -r "$key_src" ]; then
   # A copy owned by munge whatever the owner of the mounted file; never logged.

@@ -14,7 +14,7 @@ import testinfra
 
 from tests.support.docker import docker
 from tests.support.hub_settings import render_hub_yaml
-from tests.support.images import Containers, image, published_port, wait_healthy
+from tests.support.images import USERS_GROUP, Containers, image, published_port, wait_healthy
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +66,7 @@ def hub_and_proxy(containers: Containers, munge_key: Path, slurm_conf: Path, hub
     hub = containers.start(
         image("hub"),
         ["--network", net, "--network-alias", "hub", "--env", f"CONFIGPROXY_AUTH_TOKEN={token}",
+         "--env", f"HPCHUB_USERS_GROUP={USERS_GROUP}",
          "--volume", f"{munge_key}:/run/secrets/munge.key:ro", "--volume", f"{slurm_conf}:/etc/slurm/slurm.conf:ro",
          "--volume", f"{hub_yaml}:/etc/jupyterhub/hub.yaml:ro"],
     )  # fmt: skip

@@ -6,8 +6,8 @@ import shlex
 
 import pytest
 
-from tests.support.docker import ROOT
-from tests.support.images import http_get, lock_mismatches, processes
+from tests.support.docker import ROOT, docker
+from tests.support.images import USERS_GROUP, http_get, image, lock_mismatches, processes
 
 LOCK = ROOT / "images/hub/requirements.txt"
 
@@ -41,7 +41,9 @@ def test_munged_runs_as_munge_with_the_key_0400(hub):
 
 @pytest.fixture(scope="module")
 def spawn_users(hub):
-    hub.check_output("useradd --create-home --groups hpcusers alice && useradd --create-home bob")
+    hub.check_output(
+        f"groupadd {USERS_GROUP} && useradd --create-home --groups {USERS_GROUP} alice && useradd --create-home bob"
+    )
     return "alice", "bob"
 
 
@@ -49,7 +51,7 @@ def as_hub(hub, command: str):
     return hub.run(f"runuser -u jupyterhub -- {command}")
 
 
-def test_sudo_lets_the_hub_submit_as_a_member_of_hpcusers(hub, spawn_users):
+def test_sudo_lets_the_hub_submit_as_a_member_of_the_users_group(hub, spawn_users):
     for tool in ("sbatch", "squeue", "scancel"):
         done = as_hub(hub, f"sudo -n -u alice /usr/bin/{tool} --version")
         assert done.rc == 0 and done.stdout.startswith("slurm-wlm 22.05"), (tool, done.stderr)
@@ -73,7 +75,7 @@ def test_sudo_lets_the_hub_measure_a_members_home_as_that_member(hub, spawn_user
     "sudo -n -u alice /bin/bash -c id",            # no shell
     "sudo -n -u alice /usr/bin/sacctmgr --version",  # no other Slurm command
     "sudo -n -u root /usr/bin/sbatch --version",   # never as root
-    "sudo -n -u bob /usr/bin/sbatch --version",    # only members of hpcusers
+    "sudo -n -u bob /usr/bin/sbatch --version",    # only members of the users' group
     "sudo -n /usr/bin/id",
 ])  # fmt: skip
 def test_sudo_refuses_everything_else(hub, spawn_users, command):
@@ -114,3 +116,11 @@ def test_hpchub_is_an_installed_package_of_the_projects_version(hub):
     assert version == (ROOT / "VERSION").read_text().strip()
     assert location.startswith("/opt/jupyterhub/lib/")
     assert not hub.file("/etc/jupyterhub/hpchub").exists
+
+
+@pytest.mark.parametrize("group", ["", "x) ALL, (root", "-x"])
+def test_the_hub_refuses_to_start_without_a_sane_users_group(group):
+    # No group, or one that would change the sudo rule's meaning: the container exits naming the variable.
+    options = [] if not group else ["--env", f"HPCHUB_USERS_GROUP={group}"]
+    done = docker("run", "--rm", *options, image("hub"), check=False)
+    assert done.returncode == 64 and "HPCHUB_USERS_GROUP must name the users' group" in done.stderr

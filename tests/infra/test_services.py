@@ -48,7 +48,7 @@ def test_qos_normal_and_debug(controller):
 
 
 def test_the_hubs_sudo_rule_names_the_inventorys_users_group():
-    # Rendered by the jupyterhub role and mounted over the image's own (a group other than hpcusers must work).
+    # Written by the image's entrypoint from HPCHUB_USERS_GROUP, which the jupyterhub role sets from the inventory.
     group = yaml.safe_load((INVENTORY / "group_vars/all.yml").read_text())["accounts_users_group"]["name"]
     hub = host("jupyterhub")
     rule = hub.file("/etc/sudoers.d/jupyterhub")

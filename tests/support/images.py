@@ -19,6 +19,10 @@ TAG = os.environ.get("IMAGE_TAG") or (ROOT / "VERSION").read_text().strip()
 RUN_ID = secrets.token_hex(3)
 
 
+# The hub containers' users' group: a site's, not the sample inventory's (the image names none of its own).
+USERS_GROUP = "researchers"
+
+
 def image(name: str) -> str:
     return f"{PREFIX}/{name}:{TAG}"
 
