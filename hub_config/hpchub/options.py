@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -44,10 +44,12 @@ class Limits:
     """What this user may ask for: partitions, and the accounts, QoS and reservations open to them."""
 
     partitions: Mapping[str, PartitionLimits]
-    accounts: tuple[str, ...]
+    accounts: tuple[str, ...]  # the user's default account first
     qos: tuple[str, ...]
     reservations: tuple[str, ...] = ()
     default_partition: str = ""
+    default_qos: str = ""  # the association's DefaultQOS
+    qos_max_minutes: Mapping[str, int] = field(default_factory=dict)  # MaxWall of the QoS that have one
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,23 @@ def parse_minutes(text: str) -> int:
     return int(days_text) * 1440 + hours * 60 + minutes + (1 if seconds else 0)
 
 
+def default_qos(limits: Limits) -> str:
+    """The association's DefaultQOS where it is open to the user, else normal, else Slurm's first."""
+    for candidate in (limits.default_qos, "normal"):
+        if candidate and candidate in limits.qos:
+            return candidate
+    return (limits.qos or ("",))[0]
+
+
+def max_time_minutes(limits: Limits, partition: PartitionLimits, qos: str) -> tuple[int, str]:
+    """The longest time limit Slurm would start, and where the bound comes from (for the user's message): a
+    QoS's MaxWall shorter than the partition's limit would leave the job pending for ever."""
+    qos_minutes = limits.qos_max_minutes.get(qos)
+    if qos_minutes is not None and qos_minutes < partition.max_time_minutes:
+        return qos_minutes, f"with QoS {qos}"
+    return partition.max_time_minutes, f"in {partition.name}"
+
+
 def parse_options(raw: Mapping[str, Any], limits: Limits) -> SpawnOptions:
     """The one parser of spawn options, for the form and for REST. Raises OptionsError on bad input."""
     unknown = sorted(str(key)[:40] for key in raw if key not in FIELDS)
@@ -141,7 +160,7 @@ def parse_options(raw: Mapping[str, Any], limits: Limits) -> SpawnOptions:
     if not limits.accounts:
         raise OptionsError("account", "you have no Slurm account to charge: ask for one to be added")
     account = _choice(raw, "account", limits.accounts, limits.accounts[0])
-    qos = _choice(raw, "qos", limits.qos, "normal" if "normal" in limits.qos else (limits.qos or ("",))[0])
+    qos = _choice(raw, "qos", limits.qos, default_qos(limits))
     nodes = _integer(raw, "nodes", 1, 1, partition.max_nodes)
     cpus = _integer(raw, "cpus", 1, 1, partition.max_cpus_per_node)
     memory_text = _single(raw, "memory")
@@ -149,9 +168,10 @@ def parse_options(raw: Mapping[str, Any], limits: Limits) -> SpawnOptions:
     if not 1 <= memory_mb <= partition.max_memory_mb_per_node:
         raise OptionsError("memory", f"must be at most {partition.max_memory_mb_per_node}M in {partition.name}")
     time_text = _single(raw, "time")
-    time_minutes = parse_minutes(time_text) if time_text else min(60, partition.max_time_minutes)
-    if not 1 <= time_minutes <= partition.max_time_minutes:
-        raise OptionsError("time", f"must be from 1 to {partition.max_time_minutes} minutes in {partition.name}")
+    max_minutes, within = max_time_minutes(limits, partition, qos or "")
+    time_minutes = parse_minutes(time_text) if time_text else min(60, max_minutes)
+    if not 1 <= time_minutes <= max_minutes:
+        raise OptionsError("time", f"must be from 1 to {max_minutes} minutes {within}")
     gpus = _integer(raw, "gpus", 0, 0, partition.max_gpus_per_node)
     reservation = _choice(raw, "reservation", limits.reservations, None)
     return SpawnOptions(

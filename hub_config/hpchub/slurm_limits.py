@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from hpchub.options import Limits, PartitionLimits, parse_minutes
 
@@ -39,18 +40,43 @@ def parse_sinfo(text: str) -> dict[str, PartitionLimits]:
     return partitions
 
 
-def parse_associations(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """`sacctmgr -nP show assoc format=account,qos` -> (accounts, QoS), in Slurm's order, no duplicates."""
+@dataclass(frozen=True)
+class Associations:
+    """The accounts and QoS open to one user."""
+
+    accounts: tuple[str, ...] = ()  # the user's default account first, then Slurm's order
+    qos: tuple[str, ...] = ()
+    default_qos: str = ""
+
+
+def parse_associations(text: str) -> Associations:
+    """`sacctmgr -nP show user withassoc format=defaultaccount,account,qos,defaultqos` -> Associations."""
+    default_account, default_qos = "", ""
     accounts: list[str] = []
     qos: list[str] = []
     for line in text.splitlines():
-        if "|" not in line:
+        if line.count("|") != 3:
             continue
-        account, qos_list = line.strip().split("|", 1)
+        default, account, qos_list, account_default_qos = line.strip().split("|")
+        default_account = default_account or default
         if account and account not in accounts:
             accounts.append(account)
         qos.extend(q for q in qos_list.split(",") if q and q not in qos)
-    return tuple(accounts), tuple(qos)
+        default_qos = default_qos or account_default_qos
+    if default_account in accounts:
+        accounts.remove(default_account)
+        accounts.insert(0, default_account)
+    return Associations(tuple(accounts), tuple(qos), default_qos)
+
+
+def parse_qos_max_wall(text: str) -> dict[str, int]:
+    """`sacctmgr -nP show qos format=name,maxwall` -> minutes of each QoS that has a MaxWall."""
+    limits = {}
+    for line in text.splitlines():
+        name, _, max_wall = line.strip().partition("|")
+        if name and max_wall and max_wall.upper() not in ("UNLIMITED", "INFINITE"):
+            limits[name] = parse_minutes(max_wall)
+    return limits
 
 
 async def run(argv: Sequence[str], timeout: float = 10) -> str:
@@ -86,12 +112,14 @@ class LimitsCache:
         cached = self._cache.get(user)
         if cached and time.monotonic() - cached[0] < self.ttl:
             return cached[1]
-        partitions_text, assoc_text = await asyncio.gather(
+        partitions_text, assoc_text, qos_text = await asyncio.gather(
             run(SINFO),
-            run(["sacctmgr", "--noheader", "--parsable2", "show", "assoc",
-                 "where", f"user={user}", f"cluster={self.cluster}", "format=account,qos"]),
+            run(["sacctmgr", "--noheader", "--parsable2", "show", "user", "withassoc", "where", f"name={user}",
+                 f"cluster={self.cluster}", "format=defaultaccount,account,qos,defaultqos"]),
+            run(["sacctmgr", "--noheader", "--parsable2", "show", "qos", "format=name,maxwall"]),
         )  # fmt: skip
-        accounts, qos = parse_associations(assoc_text)
-        limits = Limits(parse_sinfo(partitions_text), accounts, qos, (), self.default_partition)
+        assoc = parse_associations(assoc_text)
+        limits = Limits(parse_sinfo(partitions_text), assoc.accounts, assoc.qos, (), self.default_partition,
+                        assoc.default_qos, parse_qos_max_wall(qos_text))  # fmt: skip
         self._cache[user] = (time.monotonic(), limits)
         return limits

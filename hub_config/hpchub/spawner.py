@@ -15,7 +15,7 @@ from tornado import web
 from traitlets import Bool, Float, Int, Unicode, default
 
 from hpchub.home_quota import QuotaCheck, check_home_quota
-from hpchub.options import Limits, OptionsError, SpawnOptions, parse_options, sbatch_directives
+from hpchub.options import Limits, OptionsError, SpawnOptions, max_time_minutes, parse_options, sbatch_directives
 from hpchub.slurm_errors import slurm_refusal
 from hpchub.slurm_limits import LimitsCache, SlurmUnavailable, run
 from hpchub.start_load import StartLoad
@@ -376,7 +376,8 @@ async def render_options_form(spawner: HpcSlurmSpawner) -> str:
         f"{p.name}: up to {p.max_nodes} nodes, {p.max_cpus_per_node} CPUs and {p.max_memory_mb_per_node} MB per node, "
         f"{p.max_time_minutes} min"
         for p in limits.partitions.values()
-    )
+    ) + "".join(f"; QoS {name}: up to {minutes} min" for name, minutes in limits.qos_max_minutes.items()
+                if name in limits.qos)  # fmt: skip
     fields = [
         _select("partition", "Partition", tuple(limits.partitions), defaults.partition),
         _select("account", "Account (project)", limits.accounts, defaults.account),
@@ -384,7 +385,9 @@ async def render_options_form(spawner: HpcSlurmSpawner) -> str:
         _number("nodes", "Nodes", 1, part.max_nodes, 1),
         _number("cpus", "CPUs per node", 1, part.max_cpus_per_node, defaults.cpus),
         _number("memory", "Memory per node (MB)", 1, part.max_memory_mb_per_node, defaults.memory_mb),
-        _number("time", "Time limit (minutes)", 1, part.max_time_minutes, defaults.time_minutes),
+        _number(
+            "time", "Time limit (minutes)", 1, max_time_minutes(limits, part, defaults.qos)[0], defaults.time_minutes
+        ),
     ]
     note = f'<p class="help-block">{html.escape(limits_note)}</p>'
     return "\n".join(f'<div class="form-group">{field}</div>' for field in fields) + note

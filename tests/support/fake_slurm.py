@@ -10,8 +10,8 @@ marshal file) in that directory. A test submits through them, as the hub does, a
 - `fail(command, stderr, code, times)`, `hang(command)`, `heal(command)`: a command that fails (all the
   time or its next `times` calls; exit 0 with `stdout` answers in Slurm's place), or gives no answer
   until healed;
-- `set_partitions`, `set_associations`: what sinfo (`--format=%R|%c|%m|%l|%D|%G`) and sacctmgr
-  (`account|qos`, per user) answer.
+- `set_partitions`, `set_associations`, `set_qos`: what sinfo (`--format=%R|%c|%m|%l|%D|%G`) and sacctmgr
+  (`defaultaccount|account|qos|defaultqos` per user; `name|maxwall` of the QoS) answer.
 
 A job is forgotten by squeue ("slurm_load_jobs error: Invalid job id specified", exit 1) when it is
 `purged` or unknown; scancel of a job squeue no longer lists fails the same way.
@@ -35,6 +35,7 @@ from typing import Any
 COMMANDS = ("sbatch", "squeue", "scancel", "sacct", "sinfo", "sacctmgr")
 FIRST_JOB_ID = 1001
 SINFO = "debug|2|2048|1:00:00|2|(null)\ninteractive|4|4096|8:00:00|2|gpu:a100:2\n"
+QOS = "normal|\ndebug|00:30:00\n"
 CONTROLLER_DOWN = "slurm_load_jobs error: Unable to contact slurm controller (connect failure)"
 HANG_LIMIT_S = 30.0  # a hung command gives up at last, should a test forget to heal it
 
@@ -119,7 +120,9 @@ def answer(table, name, argv, stdin):
     if name == "sinfo":
         return table["sinfo"], "", 0
     if name == "sacctmgr":
-        user = next((word[5:] for word in argv if word.startswith("user=")), "")
+        if "qos" in argv[argv.index("show") + 1:argv.index("show") + 2]:
+            return table["qos"], "", 0
+        user = next((word[5:] for word in argv if word.startswith("name=")), "")
         return table["associations"].get(user, ""), "", 0
     return "", f"{name}: not a command of the fake\n", 2
 
@@ -159,6 +162,7 @@ class FakeSlurm:
             "calls": [],
             "sinfo": sinfo,
             "associations": associations or {},
+            "qos": QOS,
         }
         self._table.write_bytes(marshal.dumps(initial))
         (self.dir / "fake_slurm_engine.py").write_text(ENGINE)
@@ -266,6 +270,11 @@ class FakeSlurm:
             data["sinfo"] = sinfo
 
     def set_associations(self, user: str, text: str) -> None:
-        """sacctmgr's `account|qos` lines for `user` (nothing: no account)."""
+        """sacctmgr's `defaultaccount|account|qos|defaultqos` lines for `user` (nothing: no account)."""
         with self._edit() as data:
             data["associations"][user] = text
+
+    def set_qos(self, text: str) -> None:
+        """sacctmgr's `name|maxwall` lines of the QoS."""
+        with self._edit() as data:
+            data["qos"] = text

@@ -21,7 +21,8 @@ from tests.support.fake_slurm import FakeSlurm
 
 USER = pwd.getpwuid(os.getuid()).pw_name
 HOME = pwd.getpwuid(os.getuid()).pw_dir
-ASSOCIATIONS = "m1000|normal,debug\nm2000|normal\n"  # sacctmgr's account|qos lines of USER
+# sacctmgr's defaultaccount|account|qos|defaultqos lines of USER
+ASSOCIATIONS = "m1000|m1000|normal,debug|normal\nm1000|m2000|normal|normal\n"
 LAUNCHER = "hpchub-singleuser"
 SERVER_CMD = "jupyterhub-singleuser"
 

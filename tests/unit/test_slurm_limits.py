@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hpchub.slurm_limits import parse_associations, parse_sinfo
+from hpchub.slurm_limits import Associations, parse_associations, parse_qos_max_wall, parse_sinfo
 
 SINFO = "debug|2|2048|1:00:00|2|(null)\ninteractive|2|2048|8:00:00|2|(null)\n"
 
@@ -27,5 +27,15 @@ def test_unlimited_time():
 
 
 def test_associations_from_sacctmgr():
-    assert parse_associations("m2000|debug,normal\nm1000|debug,normal\n") == (("m2000", "m1000"), ("debug", "normal"))
-    assert parse_associations("") == ((), ())
+    # Captured from `sacctmgr -nP show user withassoc where name=zoltan ... format=defaultaccount,account,qos,
+    # defaultqos`: Slurm lists phy01 first, but the user's default account is phy02, and it comes first.
+    said = "phy02|phy01|quick,standard|standard\nphy02|phy02|quick,standard|standard\n"
+    assert parse_associations(said) == Associations(("phy02", "phy01"), ("quick", "standard"), "standard")
+    assert parse_associations("") == Associations()
+
+
+def test_qos_max_wall_from_sacctmgr():
+    assert parse_qos_max_wall("normal|\nstandard|\nquick|00:10:00\nlong|2-00:00:00\nx|UNLIMITED\n") == {
+        "quick": 10,
+        "long": 2880,
+    }

@@ -32,6 +32,35 @@ def test_defaults_when_nothing_is_asked():
     assert (options.nodes, options.cpus, options.memory_mb, options.time_minutes) == (1, 1, 1024, 60)
 
 
+# A site whose QoS are not Slurm's usual names: quick has a MaxWall of 10 minutes (tests/production/local-site).
+SITE = Limits(
+    partitions={"jupyter": PartitionLimits("jupyter", 3, 2, 4096, 240)},
+    accounts=("phy02", "phy01"),
+    qos=("quick", "standard"),
+    default_partition="jupyter",
+    default_qos="standard",
+    qos_max_minutes={"quick": 10},
+)
+
+
+def test_the_associations_default_qos_is_the_default_not_slurms_first():
+    options = parse_options({}, SITE)
+    assert (options.account, options.qos, options.time_minutes) == ("phy02", "standard", 60)
+
+
+def test_a_time_longer_than_the_qos_allows_is_refused_in_the_form_not_left_pending():
+    with pytest.raises(OptionsError) as refused:
+        parse_options({"qos": "quick", "time": "60"}, SITE)
+    assert refused.value.field == "time" and "from 1 to 10 minutes with QoS quick" in refused.value.message
+    assert parse_options({"qos": "quick"}, SITE).time_minutes == 10  # the default time fits the QoS
+    assert parse_options({"qos": "standard", "time": "240"}, SITE).time_minutes == 240
+
+
+def test_without_a_default_qos_normal_then_slurms_first():
+    assert parse_options({}, LIMITS).qos == "normal"
+    assert parse_options({}, Limits(SITE.partitions, ("phy01",), ("quick", "standard"))).qos == "quick"
+
+
 def test_form_values_are_lists_of_strings():
     form = {"partition": ["interactive"], "account": ["m2000"], "cpus": ["2"], "memory": ["2G"], "time": ["2:00:00"]}
     options = parse_options(form, LIMITS)

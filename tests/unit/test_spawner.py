@@ -121,8 +121,9 @@ def test_limits_are_read_once_per_ttl_for_a_user(make_spawner, fake_slurm):
         await spawner._run_apply_user_options({"cpus": 2})
 
     asyncio.run(twice())
-    assert len(fake_slurm.calls("sinfo")) == 1 and len(fake_slurm.calls("sacctmgr")) == 1
-    assert [word for word in fake_slurm.calls("sacctmgr")[0] if "=" in word][:2] == [f"user={USER}", "cluster=test"]
+    assert len(fake_slurm.calls("sinfo")) == 1 and len(fake_slurm.calls("sacctmgr")) == 2  # associations, QoS
+    associations = next(argv for argv in fake_slurm.calls("sacctmgr") if "withassoc" in argv)
+    assert [word for word in associations if "=" in word][:2] == [f"name={USER}", "cluster=test"]
 
 
 def test_the_form_shows_the_users_partitions_accounts_and_limits(make_spawner):
