@@ -11,8 +11,8 @@ export BASE_IMAGE   ?= debian:bookworm-slim
 export IMAGE_PREFIX ?= hpc-jupyterhub-deploy
 export IMAGE_TAG    ?= $(shell cat VERSION)
 export DEBIAN_MIRROR ?=
-# The local test cluster: compute nodes c1..cN.
-NODES ?= 2
+# The local test cluster's number of compute nodes; empty: the inventory's test_cluster_compute_nodes.
+NODES ?=
 BENCH_USERS ?= 0
 ANSIBLE_PLAYBOOK := $(PY) tools/interruptible.py $(VENV)/bin/ansible-playbook
 INVENTORY ?= inventories/local
@@ -73,28 +73,20 @@ test-production: images ## [Docker] deploy/site.yml from bare Debian hosts over 
 
 test: test-unit lint test-images test-infra test-e2e ## [Docker] everything: unit, lint, image, cluster and end-to-end tests
 
-cluster: images ## [Docker] the Slurm test cluster (slurmctld, slurmdbd, c1..cNODES, login) and the hub, configured by the roles
-	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/local.yml -e test_cluster_compute_nodes=$(NODES) -e bench_users=$(BENCH_USERS) $(ANSIBLE_ARGS)
+cluster: images ## [Docker] the Slurm test cluster (slurmctld, slurmdbd, compute nodes c1..cN, login) and the hub, configured by the roles
+	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/local.yml $(if $(NODES),-e test_cluster_compute_nodes=$(NODES)) -e bench_users=$(BENCH_USERS) $(ANSIBLE_ARGS)
 	@$(MAKE) --no-print-directory status
 
-up: cluster ## [Docker] everything: the Slurm cluster, JupyterHub and its proxy on https://127.0.0.1:8443
-	@echo "JupyterHub: https://127.0.0.1:8443  (self-signed certificate: $(INVENTORY)/secrets/tls/proxy.crt; users: $$(ls $(INVENTORY)/secrets/passwords | grep -v '^bench' | tr '\n' ' ')- passwords: $(INVENTORY)/secrets/passwords/<user>)"
+up: cluster ## [Docker] everything: the Slurm cluster, JupyterHub and its proxy (https://127.0.0.1:8443 locally); ends with make status
 
 down: prerequisites ## [Docker] remove the cluster's containers (homes and scratch volumes are kept)
-	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/down.yml
+	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/down.yml $(ANSIBLE_ARGS)
 
-status: ## [Docker] hosts, Slurm's view of the nodes, partitions and the queue
-	@# Two filters on labels would have to match both (docker ANDs them): the nodes and the hub carry the
-	@# cluster label, the proxy only the service label.
-	@printf 'NAMES\tSTATUS\tGROUP\n'; for label in cluster service; do \
-	  docker ps --filter label=io.github.hpc-jupyterhub-deploy.$$label \
-	    --format '{{.Names}}\t{{.Status}}\t{{.Label "io.github.hpc-jupyterhub-deploy.group"}}'; done | sort -u
-	@docker exec slurmctld sinfo 2>/dev/null || echo "slurmctld: not running (make cluster)"
-	@docker exec slurmctld squeue 2>/dev/null || true
+status: ## [Docker] the hub and the proxy, the service's address and users, Slurm's view of the nodes and the queue
+	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/status.yml
 
-logs: ## [Docker] the hub's, the proxy's and Slurm's recent logs
-	@for c in jupyterhub proxy; do echo "==> $$c"; docker logs --tail 40 $$c 2>&1; done
-	@echo "==> slurmctld"; docker exec slurmctld tail -n 40 /var/log/slurm/slurmctld.log 2>/dev/null || true
+logs: ## [Docker] the same, with the hub's, the proxy's and slurmctld's recent logs
+	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/status.yml -e status_logs=true
 
 clean: prerequisites ## [Docker] remove the cluster with its volumes (homes!), the images and build scratch
 	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/down.yml -e test_cluster_remove_volumes=true
