@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.docker import ROOT, docker
 from tests.support.hub_settings import render_hub_yaml
-from tests.support.images import Containers, image, wait_healthy
+from tests.support.images import USERS_GROUP, Containers, image, wait_healthy
 from tests.support.waiting import wait_for
 
 POSTGRES_IMAGE = "hpc-jupyterhub-deploy/test-postgres:latest"
@@ -48,7 +48,7 @@ def hub_on_postgres(containers: Containers, postgres_image: str, munge_key: Path
     wait_healthy(db)
     hub = containers.start(image("hub"), [
         "--network", net, "--network-alias", "hub", "--env", f"CONFIGPROXY_AUTH_TOKEN={token}",
-        "--env", "PGPASSWORD_FILE=/run/secrets/db-password",
+        "--env", "PGPASSWORD_FILE=/run/secrets/db-password", "--env", f"HPCHUB_USERS_GROUP={USERS_GROUP}",
         "--volume", f"{folder / 'db-password'}:/run/secrets/db-password:ro",
         "--volume", f"{folder / 'hub.yaml'}:/etc/jupyterhub/hub.yaml:ro",
         "--volume", f"{munge_key}:/run/secrets/munge.key:ro", "--volume", f"{slurm_conf}:/etc/slurm/slurm.conf:ro",
