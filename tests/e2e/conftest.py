@@ -18,8 +18,7 @@ def hub_is_up() -> None:
         pytest.fail(f"no hub at {HUB} ({error}): run `make up`")
 
 
-@pytest.fixture
-def session_of() -> Iterator:
+def _sessions() -> Iterator:
     made: list[HubSession] = []
 
     def login(user: str) -> HubSession:
@@ -32,3 +31,25 @@ def session_of() -> Iterator:
     for session in made:
         if session.server():
             session.stop()
+
+
+@pytest.fixture
+def session_of() -> Iterator:
+    """Log a user in; their server is stopped after the test."""
+    yield from _sessions()
+
+
+@pytest.fixture(scope="module")
+def session_of_module() -> Iterator:
+    """Log a user in; their server is stopped after the module's tests."""
+    yield from _sessions()
+
+
+@pytest.fixture(scope="module")
+def alice(session_of_module) -> HubSession:
+    """alice logged in, her server running in the shared partition (jobs she submits from it start beside it)."""
+    session = session_of_module("alice")
+    reply = session.api("POST", "/users/alice/server", json={"partition": "interactive"})
+    assert reply.status_code in (201, 202), reply.text[:300]
+    session.wait_ready(120)
+    return session

@@ -4,8 +4,11 @@ over websocket. Shared by the end-to-end tests and `make bench`."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,39 @@ def json_of(reply: requests.Response) -> Any:
         return reply.json()
     except ValueError:
         raise RuntimeError(f"{what}, not JSON: {reply.text[:160]!r}") from None
+
+
+class Kernel:
+    """One kernel's channels (a websocket through the proxy): run cells, get what they printed."""
+
+    def __init__(self, ws: websocket.WebSocket, user: str) -> None:
+        self.ws = ws
+        self.user = user
+        self.session = uuid.uuid4().hex
+
+    def run(self, code: str, store_history: bool = False) -> str:
+        """Run one cell; what it printed (stdout and stderr streams), or an AssertionError with its traceback.
+        `store_history`: as a notebook runs cells (`_`, `Out` and the execution count follow)."""
+        msg_id = uuid.uuid4().hex
+        self.ws.send(json.dumps({
+            "header": {"msg_id": msg_id, "username": self.user, "session": self.session,
+                       "msg_type": "execute_request", "version": "5.3"},
+            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+            "content": {"code": code, "silent": False, "store_history": store_history, "user_expressions": {},
+                        "allow_stdin": False, "stop_on_error": True},
+        }))  # fmt: skip
+        printed = []
+        while True:
+            message = json.loads(self.ws.recv())
+            if message.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind = message["header"]["msg_type"]
+            if kind == "stream":
+                printed.append(message["content"]["text"])
+            elif kind == "error":
+                raise AssertionError("\n".join(message["content"]["traceback"]))
+            elif kind == "status" and message["content"]["execution_state"] == "idle":
+                return "".join(printed)
 
 
 class HubSession(requests.Session):
@@ -96,8 +132,9 @@ class HubSession(requests.Session):
         self.api("DELETE", f"/users/{self.user}/server")
         self.wait(f"{self.user}'s server stopped", lambda: not self.server(), deadline_s, 0.2)
 
-    def run_in_kernel(self, code: str, timeout_s: float = 60) -> str:
-        """Start a kernel on the user's server through the proxy, run `code`, return what it printed."""
+    @contextmanager
+    def kernel(self, timeout_s: float = 60) -> Iterator[Kernel]:
+        """A kernel on the user's server, reached through the proxy, for several cells; deleted at the end."""
         token = json_of(self.api("POST", f"/users/{self.user}/tokens", json={"note": "client", "expires_in": 600}))
         auth = {"Authorization": f"token {token['token']}"}
         base = f"{self.hub}/user/{self.user}/api"
@@ -106,29 +143,41 @@ class HubSession(requests.Session):
         ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token['token']}"], timeout=timeout_s,
                                          sslopt={"ca_certs": self.verify})  # fmt: skip
         try:
-            msg_id = uuid.uuid4().hex
-            ws.send(json.dumps({
-                "header": {"msg_id": msg_id, "username": self.user, "session": uuid.uuid4().hex,
-                           "msg_type": "execute_request", "version": "5.3"},
-                "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-                "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
-                            "allow_stdin": False, "stop_on_error": True},
-            }))  # fmt: skip
-            printed = []
-            while True:
-                message = json.loads(ws.recv())
-                if message.get("parent_header", {}).get("msg_id") != msg_id:
-                    continue
-                kind = message["header"]["msg_type"]
-                if kind == "stream":
-                    printed.append(message["content"]["text"])
-                elif kind == "error":
-                    raise AssertionError("\n".join(message["content"]["traceback"]))
-                elif kind == "status" and message["content"]["execution_state"] == "idle":
-                    return "".join(printed)
+            yield Kernel(ws, self.user)
         finally:
             ws.close()
             self.delete(f"{base}/kernels/{kernel['id']}", headers=auth)
+
+    def run_in_kernel(self, code: str, timeout_s: float = 60) -> str:
+        """Start a kernel on the user's server through the proxy, run `code`, return what it printed."""
+        with self.kernel(timeout_s) as kernel:
+            return kernel.run(code)
+
+    def run_in_terminal(self, command: str, timeout_s: float = 90) -> str:
+        """Open a terminal on the user's server through the proxy, type `command`, return what the terminal showed
+        until the command ended (a marker echoed after it, with its exit status: `...rc=N`)."""
+        token = json_of(self.api("POST", f"/users/{self.user}/tokens", json={"note": "client", "expires_in": 600}))
+        auth = {"Authorization": f"token {token['token']}"}
+        base = f"{self.hub}/user/{self.user}"
+        terminal = json_of(self.post(f"{base}/api/terminals", headers=auth))["name"]
+        ws_url = self.hub.replace("http", "ws", 1) + f"/user/{self.user}/terminals/websocket/{terminal}"
+        ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token['token']}"], timeout=timeout_s,
+                                         sslopt={"ca_certs": self.verify})  # fmt: skip
+        marker = f"done-{uuid.uuid4().hex[:8]}"
+        try:
+            ws.send(json.dumps(["stdin", f"{command}; echo {marker[:5]}''{marker[5:]} rc=$?\r"]))
+            shown = []
+            ends = time.monotonic() + timeout_s
+            while time.monotonic() < ends:
+                kind, *content = json.loads(ws.recv())
+                if kind == "stdout":
+                    shown.append(content[0])
+                    if re.search(rf"{marker} rc=\d+", "".join(shown)):
+                        return "".join(shown)
+            raise TimeoutError(f"{self.user}: {command!r} did not end in the terminal within {timeout_s:.0f} s")
+        finally:
+            ws.close()
+            self.delete(f"{base}/api/terminals/{terminal}", headers=auth)
 
 
 def public_get(path: str, hub: str = HUB, **kwargs: Any) -> requests.Response:

@@ -45,9 +45,12 @@ def hub_api() -> Iterator[HTTPServer]:
     server.shutdown()
 
 
-def launch(hub_api: HTTPServer, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def launch(
+    hub_api: HTTPServer, tmp_path: Path, script: str = 'echo "args=$* url=$JUPYTERHUB_SERVICE_URL cwd=$(pwd)"'
+) -> subprocess.CompletedProcess[str]:
+    """The launcher with a stand-in server (a shell script) and the environment a spawn gives it."""
     server = tmp_path / "fake-server"
-    server.write_text('#!/bin/sh\necho "args=$* url=$JUPYTERHUB_SERVICE_URL cwd=$(pwd)"\n')
+    server.write_text(f"#!/bin/sh\n{script}\n")
     server.chmod(0o755)
     env = {
         **os.environ,
@@ -140,3 +143,22 @@ def test_the_port_follows_from_the_job_id_and_skips_one_in_use(launcher_module, 
     assert launcher_module.free_port() == 40134
     monkeypatch.setenv("SLURM_JOB_ID", "1235")
     assert launcher_module.free_port() == 40135  # the next job starting at once tries another port
+
+
+def test_the_server_leaves_its_jobs_environment_behind(launcher_module):
+    # What the server's job had (Slurm 22.05, spawned by the hub), and a site's setting from the login shell.
+    environ = {"SLURM_JOB_ID": "77", "SLURM_MEM_PER_NODE": "1024", "SLURM_EXPORT_ENV": "JUPYTERHUB_API_TOKEN,PATH",
+               "SLURMD_NODENAME": "c1", "SLURM_CONF": "/site/slurm.conf", "SBATCH_ACCOUNT": "m1000",
+               "PATH": "/opt/jupyter/bin:/usr/bin", "JUPYTERHUB_API_TOKEN": "t"}  # fmt: skip
+    launcher_module.leave_the_jobs_environment(environ)
+    assert environ == {"HPCHUB_JOB_ID": "77", "SLURM_CONF": "/site/slurm.conf", "SBATCH_ACCOUNT": "m1000",
+                       "PATH": "/opt/jupyter/bin:/usr/bin", "JUPYTERHUB_API_TOKEN": "t"}  # fmt: skip
+
+
+def test_the_launched_server_has_no_slurm_job_variables(hub_api, tmp_path, monkeypatch):
+    monkeypatch.setenv("SLURM_JOB_ID", "4321")
+    monkeypatch.setenv("SLURM_MEM_PER_NODE", "1024")
+    done = launch(hub_api, tmp_path, script="env")
+    assert done.returncode == 0, done.stderr
+    names = {line.split("=", 1)[0] for line in done.stdout.splitlines() if "=" in line}
+    assert "HPCHUB_JOB_ID=4321" in done.stdout.splitlines() and not {n for n in names if n.startswith("SLURM_")}
