@@ -40,7 +40,7 @@ lock: venv ## refresh the lock files of every image and of the tooling (UPGRADE=
 	@bash tools/lock.sh
 
 # Python scripts without a .py name (installed as commands in the images).
-PY_SCRIPTS := images/hub/hpchub-home-quota images/notebook/hpchub-singleuser
+PY_SCRIPTS := images/hub/hpchub-home-quota images/notebook/hpchub-singleuser images/notebook/own-packages-sha256
 
 lint: venv ## ruff, mypy, yamllint, hadolint and ansible-lint (production profile) on everything
 	@echo "==> ruff"; $(VENV)/bin/ruff check . $(PY_SCRIPTS) && $(VENV)/bin/ruff format --check --quiet . $(PY_SCRIPTS)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 
 import pytest
 
@@ -75,15 +78,45 @@ def test_jupyterlab_fetches_no_news_and_checks_no_updates(notebook):
         "numpy",
         "pandas",
         "matplotlib",
+        "ipywidgets",
+        "ipympl",
+        "bokeh",
+        "jupyter_server_proxy",
+        "slurm_magic",
     ],
 )
 def test_user_libraries_import(notebook, module):
     notebook.check_output(f"/opt/jupyter/bin/python -c 'import {module}'")
 
 
-def test_jupyterlab_slurm_extension_is_enabled(notebook):
+@pytest.mark.parametrize(
+    "extension", ["jupyterlab-slurm", "@jupyter-widgets/jupyterlab-manager", "jupyter-matplotlib",
+                  "@jupyterhub/jupyter-server-proxy"],
+)  # fmt: skip
+def test_jupyterlab_extensions_are_enabled(notebook, extension):
     out = notebook.check_output("/opt/jupyter/bin/jupyter labextension list 2>&1")
-    assert "jupyterlab-slurm" in out and "enabled" in out.split("jupyterlab-slurm", 1)[1].splitlines()[0]
+    assert f"{extension} v" in out and "enabled" in out.split(f"{extension} v", 1)[1].splitlines()[0], out
+
+
+def test_the_server_proxy_extension_is_enabled(notebook):
+    out = notebook.check_output("/opt/jupyter/bin/jupyter server extension list 2>&1")
+    out = re.sub(r"\x1b\[[0-9;]*m", "", out)  # its colours
+    assert "jupyter_server_proxy enabled" in out and "jupyter_server_proxy 4" in out, out
+
+
+def test_every_ipython_loads_the_slurm_magics_and_shows_slurms_message(notebook):
+    # No controller answers here: the magic shows Slurm's own message as a usage error, not a traceback.
+    out = notebook.run("/opt/jupyter/bin/ipython -c '%squeue --me'")
+    said = out.stdout + out.stderr
+    assert "UsageError: squeue:" in said or "UsageError: slurm_load_jobs error" in said, said
+    assert "Traceback" not in said
+
+
+def test_the_installed_slurm_magics_are_the_recorded_sources(notebook):
+    recorded = notebook.file("/opt/jupyter/.own-packages-sha256").content_string.strip()
+    script, package = ROOT / "images/notebook/own-packages-sha256", ROOT / "images/notebook/slurm-magics"
+    here = subprocess.run([sys.executable, str(script), str(package)], capture_output=True, text=True, check=True)
+    assert recorded == here.stdout.strip()
 
 
 def test_login_shells_find_the_jupyter_environment(notebook):

@@ -82,6 +82,12 @@ def test_role_installs_the_locked_environment(bare_node, first_run):
     assert node.file("/opt/jupyter/share/jupyter/lab/settings/overrides.json").exists
     marker = node.file("/opt/jupyter/.lock-sha256").content_string.strip()
     assert marker == hashlib.sha256(LOCK.read_bytes()).hexdigest()
+    # Our own package after the lock, and IPython's site configuration that loads it in every kernel.
+    assert "squeue" in node.check_output("/opt/jupyter/bin/python -c 'import slurm_magic.magics as m; print(m.__doc__)'"
+                                         " && /opt/jupyter/bin/python -c 'import slurm_magic.commands as c;"
+                                         " print(*c.TABLE_FORMATS)'")  # fmt: skip
+    assert "slurm_magic" in node.file("/opt/jupyter/etc/ipython/ipython_config.py").content_string
+    assert node.file("/opt/jupyter/.own-packages-sha256").exists
 
 
 def test_second_run_skips_the_install(bare_node, first_run):

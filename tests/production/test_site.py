@@ -71,5 +71,7 @@ def test_a_spawn_through_the_proxy_runs_on_a_compute_node_and_writes_scratch(sit
     where, uid = printed.split()
     assert where in ("prod-c1", "prod-c2") and uid == "31001", printed
     assert as_user("prod-login", "cat $SCRATCH/marker") == marker
+    # Our own notebook-side package, installed by the notebook_env role after the lock: the magics, in a kernel.
+    assert session.run_in_kernel("s = %sinfo\nprint(sorted(set(s['PARTITION'])))").strip() == "['work*']"
     assert json_of(session.api("GET", f"/users/{USER}"))["servers"][""]["ready"]
     session.stop()
