@@ -44,8 +44,13 @@ INPUTS = {
     "notebook": ["images/notebook", "tools/requirements.txt"],
     "hub": ["images/hub", "hub_config", "tools/requirements.txt"],
     "proxy": ["images/proxy"],
-    "node": ["slurm-test-cluster/node", "images/notebook", "tools/requirements.txt"],
-    "bare-host": ["tests/production/bare-host"],
+    "node": [
+        "slurm-test-cluster/node",
+        "slurm-test-cluster/systemd-mask.list",
+        "images/notebook",
+        "tools/requirements.txt",
+    ],
+    "bare-host": ["tests/production/bare-host", "slurm-test-cluster/systemd-mask.list"],
 }
 BASE_LABEL = "io.github.hpc-jupyterhub-deploy.base"
 
