@@ -323,6 +323,26 @@ def build_image(name: str, settings: Settings) -> float:
     return time.monotonic() - started
 
 
+# The job clock's JupyterLab extension, built in the notebook image (its job-clock stage): bare hosts get the
+# same files from the checkout, where the notebook_env role installs images/notebook/job-clock from.
+JOB_CLOCK_BUILT = "/opt/jupyter/share/jupyter/labextensions/hpc-job-clock"
+JOB_CLOCK_CHECKOUT = ROOT / "images/notebook/job-clock/data/share/jupyter/labextensions"
+
+
+def copy_built_job_clock(ref: str) -> None:
+    """Copy the notebook image's built job clock extension into the checkout (replacing an earlier copy)."""
+    container = docker("create", ref).stdout.strip()
+    try:
+        staging = JOB_CLOCK_CHECKOUT.with_name("labextensions.new")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        docker("cp", f"{container}:{JOB_CLOCK_BUILT}", str(staging))
+        shutil.rmtree(JOB_CLOCK_CHECKOUT, ignore_errors=True)
+        staging.rename(JOB_CLOCK_CHECKOUT)
+    finally:
+        docker("rm", container)
+
+
 def image_size_mb(ref: str) -> float:
     size = docker("image", "inspect", "--format", "{{.Size}}", ref).stdout.strip()
     return int(size) / 1e6
@@ -361,6 +381,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ensure_base_image(settings)
         stage_ca_bundle(settings.ca_bundle)
         timings = {name: build_image(name, settings) for name in settings.only}
+        if "notebook" in timings:
+            copy_built_job_clock(f"{settings.prefix}/notebook:{settings.tag}")
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

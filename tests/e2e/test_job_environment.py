@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from tests.support.cluster import jupyter_jobs
+from tests.support.cluster import jupyter_jobs, squeue_time_left
 
 USER = "alice"
 # A small job beside the running servers: the interactive partition shares its nodes (debug would wait for one).
@@ -42,3 +42,22 @@ def test_srun_works_in_a_job_submitted_from_a_terminal(alice):
     job = shlex.quote(SRUN_JOB.format(tag="terminal"))
     shown = alice.run_in_terminal(f"{SBATCH} --wrap {job} && cat ~/.hpchub-test-srun-terminal")
     assert re.search(r"rc=0", shown) and re.search(r"ran-\d+-on-", shown), shown[-1500:]
+
+
+def test_the_server_tells_jupyterlab_when_its_job_ends(alice):
+    # What the status bar's job clock reads (images/notebook/job-clock): the server's own job, and an end that
+    # agrees with squeue's TimeLeft for it.
+    reply = alice.server_get("hpc-job-clock/job", timeout=30)
+    assert reply.status_code == 200, reply.text[:300]
+    clock = reply.json()
+    assert jupyter_jobs().get(clock["job_id"]) == USER, clock
+    left_by_server = clock["end"] - clock["now"]
+    left_by_squeue = squeue_time_left(clock["job_id"])
+    assert abs(left_by_server - left_by_squeue) <= 5, (clock, left_by_squeue)
+
+
+def test_another_user_cannot_read_the_servers_clock(alice, session_of_module):
+    bob = session_of_module("bob")
+    reply = bob.get(f"{alice.hub}/user/{USER}/hpc-job-clock/job", headers={"Authorization": f"token {bob.token()}"},
+                    timeout=30, allow_redirects=False)  # fmt: skip
+    assert reply.status_code == 403, reply.status_code

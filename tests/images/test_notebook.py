@@ -82,7 +82,7 @@ def test_jupyterlab_fetches_no_news_and_checks_no_updates(notebook):
         "ipympl",
         "bokeh",
         "jupyter_server_proxy",
-        "slurm_magic",
+        "hpc_job_clock.handlers",
     ],
 )
 def test_user_libraries_import(notebook, module):
@@ -91,17 +91,18 @@ def test_user_libraries_import(notebook, module):
 
 @pytest.mark.parametrize(
     "extension", ["jupyterlab-slurm", "@jupyter-widgets/jupyterlab-manager", "jupyter-matplotlib",
-                  "@jupyterhub/jupyter-server-proxy"],
+                  "@jupyterhub/jupyter-server-proxy", "hpc-job-clock"],
 )  # fmt: skip
 def test_jupyterlab_extensions_are_enabled(notebook, extension):
     out = notebook.check_output("/opt/jupyter/bin/jupyter labextension list 2>&1")
     assert f"{extension} v" in out and "enabled" in out.split(f"{extension} v", 1)[1].splitlines()[0], out
 
 
-def test_the_server_proxy_extension_is_enabled(notebook):
+def test_the_server_proxy_and_job_clock_extensions_are_enabled(notebook):
     out = notebook.check_output("/opt/jupyter/bin/jupyter server extension list 2>&1")
     out = re.sub(r"\x1b\[[0-9;]*m", "", out)  # its colours
     assert "jupyter_server_proxy enabled" in out and "jupyter_server_proxy 4" in out, out
+    assert "hpc_job_clock enabled" in out and "hpc_job_clock  OK" in out, out
 
 
 def test_every_ipython_loads_the_slurm_magics_and_shows_slurms_message(notebook):
@@ -112,10 +113,13 @@ def test_every_ipython_loads_the_slurm_magics_and_shows_slurms_message(notebook)
     assert "Traceback" not in said
 
 
-def test_the_installed_slurm_magics_are_the_recorded_sources(notebook):
+def test_our_installed_packages_are_the_recorded_sources_and_the_checkouts_build(notebook):
+    # The checkout's job clock extension is the image's own build (tools/build_images.py copies it): the
+    # notebook_env role installs that copy on bare hosts, and a node built from the image reports ok.
     recorded = notebook.file("/opt/jupyter/.own-packages-sha256").content_string.strip()
-    script, package = ROOT / "images/notebook/own-packages-sha256", ROOT / "images/notebook/slurm-magics"
-    here = subprocess.run([sys.executable, str(script), str(package)], capture_output=True, text=True, check=True)
+    script = ROOT / "images/notebook/own-packages-sha256"
+    packages = [str(ROOT / "images/notebook" / name) for name in ("slurm-magics", "job-clock")]
+    here = subprocess.run([sys.executable, str(script), *packages], capture_output=True, text=True, check=True)
     assert recorded == here.stdout.strip()
 
 

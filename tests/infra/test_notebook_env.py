@@ -87,6 +87,10 @@ def test_role_installs_the_locked_environment(bare_node, first_run):
                                          " && /opt/jupyter/bin/python -c 'import slurm_magic.commands as c;"
                                          " print(*c.TABLE_FORMATS)'")  # fmt: skip
     assert "slurm_magic" in node.file("/opt/jupyter/etc/ipython/ipython_config.py").content_string
+    # The job clock: the notebook image's build of its JupyterLab extension, and its server extension enabled.
+    assert node.file("/opt/jupyter/share/jupyter/labextensions/hpc-job-clock/package.json").exists
+    extensions = node.check_output("/opt/jupyter/bin/jupyter server extension list 2>&1")
+    assert re.search(r"hpc_job_clock\S* +\S*enabled", extensions), extensions
     assert node.file("/opt/jupyter/.own-packages-sha256").exists
 
 

@@ -38,6 +38,14 @@ def jupyter_jobs() -> dict[str, str]:
     return {job: user for job, user, name in rows if name == f"jupyter-{user}"}
 
 
+def squeue_time_left(job: str) -> float:
+    """Seconds until the job's EndTime, by the controller's clock (squeue as root)."""
+    out = on("slurmctld", f'end=$(squeue --noheader --jobs={job} --format=%e) && date -d "$end" +%s && date +%s')
+    assert out.returncode == 0, out.stderr
+    end, now = (int(word) for word in out.stdout.split())
+    return end - now
+
+
 def hub_servers() -> set[str]:
     """Users whose default server the hub counts as running or starting."""
     users = as_service("GET", "/users", params={"state": "active"})

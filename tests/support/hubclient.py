@@ -132,15 +132,25 @@ class HubSession(requests.Session):
         self.api("DELETE", f"/users/{self.user}/server")
         self.wait(f"{self.user}'s server stopped", lambda: not self.server(), deadline_s, 0.2)
 
+    def token(self, expires_in_s: int = 600) -> str:
+        """A new API token of the user's, for their server's REST API and websockets."""
+        made = self.api("POST", f"/users/{self.user}/tokens", json={"note": "client", "expires_in": expires_in_s})
+        return str(json_of(made)["token"])
+
+    def server_get(self, path: str, **kwargs: Any) -> requests.Response:
+        """GET `path` on the user's server (under /user/NAME/) with a token."""
+        headers = {"Authorization": f"token {self.token()}"}
+        return self.get(f"{self.hub}/user/{self.user}/{path.lstrip('/')}", headers=headers, **kwargs)
+
     @contextmanager
     def kernel(self, timeout_s: float = 60) -> Iterator[Kernel]:
         """A kernel on the user's server, reached through the proxy, for several cells; deleted at the end."""
-        token = json_of(self.api("POST", f"/users/{self.user}/tokens", json={"note": "client", "expires_in": 600}))
-        auth = {"Authorization": f"token {token['token']}"}
+        token = self.token()
+        auth = {"Authorization": f"token {token}"}
         base = f"{self.hub}/user/{self.user}/api"
         kernel = json_of(self.post(f"{base}/kernels", headers=auth, json={"name": "python3"}))
         ws_url = self.hub.replace("http", "ws", 1) + f"/user/{self.user}/api/kernels/{kernel['id']}/channels"
-        ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token['token']}"], timeout=timeout_s,
+        ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token}"], timeout=timeout_s,
                                          sslopt={"ca_certs": self.verify})  # fmt: skip
         try:
             yield Kernel(ws, self.user)
@@ -156,12 +166,12 @@ class HubSession(requests.Session):
     def run_in_terminal(self, command: str, timeout_s: float = 90) -> str:
         """Open a terminal on the user's server through the proxy, type `command`, return what the terminal showed
         until the command ended (a marker echoed after it, with its exit status: `...rc=N`)."""
-        token = json_of(self.api("POST", f"/users/{self.user}/tokens", json={"note": "client", "expires_in": 600}))
-        auth = {"Authorization": f"token {token['token']}"}
+        token = self.token()
+        auth = {"Authorization": f"token {token}"}
         base = f"{self.hub}/user/{self.user}"
         terminal = json_of(self.post(f"{base}/api/terminals", headers=auth))["name"]
         ws_url = self.hub.replace("http", "ws", 1) + f"/user/{self.user}/terminals/websocket/{terminal}"
-        ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token['token']}"], timeout=timeout_s,
+        ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token}"], timeout=timeout_s,
                                          sslopt={"ca_certs": self.verify})  # fmt: skip
         marker = f"done-{uuid.uuid4().hex[:8]}"
         try:
