@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from tests.support.browser import BrowserMissing, chromium
 from tests.support.hubclient import HUB, HubSession, public_get
 
 
@@ -43,6 +44,16 @@ def session_of() -> Iterator:
 def session_of_module() -> Iterator:
     """Log a user in; their server is stopped after the module's tests."""
     yield from _sessions()
+
+
+@pytest.fixture
+def browser() -> Iterator:
+    """A headless chromium that trusts the local cluster's certificate (tests/support/browser.py); quit after use."""
+    try:
+        with chromium() as chrome:
+            yield chrome
+    except BrowserMissing as missing:
+        pytest.fail(str(missing))
 
 
 @pytest.fixture(scope="module")
