@@ -5,6 +5,8 @@ import { ServerConnection } from '@jupyterlab/services';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { Widget } from '@lumino/widgets';
 
+import { submitPlugin } from './submit';
+
 // What the server extension says of the server's own Slurm job (GET <base>/hpc-job-clock/job).
 interface JobTime {
   job_id: string;
@@ -74,4 +76,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, submitPlugin];
