@@ -41,6 +41,7 @@ from tests.support.waiting import wait_for
 USER, ACCOUNT = "dave", "m2000"
 SCRIPT, JOB_NAME = "panel-job.sh", "from-the-panel"  # submitted from the dialog's text
 FILE_SCRIPT, FILE_JOB_NAME = "file-job.sh", "from-a-file"  # submitted from the file browser
+SRUN_MARK = "srun-from-the-file-browser.txt"  # written by srun in that job (not hidden: the contents API serves it)
 NOTEBOOK = "slider-plot.ipynb"
 # Pending for good, yet eligible (so sacct lists it once cancelled): longer than the debug QoS' MaxWall (30 min),
 # which Slurm leaves pending with that reason. It can be held and released whatever the nodes are doing.
@@ -96,7 +97,7 @@ def lab() -> Iterator[Lab]:
             with contextlib.suppress(WebDriverException):  # the user's saved layout back to the launcher
                 browser.get(f"{HUB}/user/{USER}/lab?reset")
                 wait_for_lab(browser, 30)
-            for path in (SCRIPT, FILE_SCRIPT, NOTEBOOK):
+            for path in (SCRIPT, FILE_SCRIPT, SRUN_MARK, NOTEBOOK):
                 session.delete(f"{HUB}/user/{USER}/api/contents/{path}",
                                headers={"Authorization": f"token {token['token']}"})  # fmt: skip
             if session.server():
@@ -281,14 +282,32 @@ def test_slurm_panel_holds_releases_and_cancels_a_job_submitted_from_text(lab):
         screenshot(lab.browser, "slurm-panel-after.png")
 
 
-def test_a_script_in_the_file_browser_is_submitted_from_its_menu(lab):
-    script = BATCH_SCRIPT.replace(JOB_NAME, FILE_JOB_NAME)
-    lab.contents("PUT", FILE_SCRIPT, json={"type": "file", "format": "text", "content": script})
+# A job submitted from the panel's side runs as from a login shell: srun in it works (none of the server job's
+# SLURM_* reach it; tests/e2e/test_job_environment.py does the same from a kernel and a terminal).
+SRUN_SCRIPT = f"""#!/bin/bash
+#SBATCH --job-name={FILE_JOB_NAME}
+#SBATCH --partition=interactive
+#SBATCH --time=2
+#SBATCH --mem-per-cpu=100M
+#SBATCH --output=/dev/null
+srun --ntasks=1 sh -c 'echo ran-$SLURM_JOB_ID > $HOME/{SRUN_MARK}'
+"""
+
+
+def test_a_script_in_the_file_browser_is_submitted_from_its_menu_and_srun_works_in_it(lab):
+    lab.contents("PUT", FILE_SCRIPT, json={"type": "file", "format": "text", "content": SRUN_SCRIPT})
     lab.open()
     job = submit_file_from_the_file_browser(lab, FILE_SCRIPT)
     try:
-        out = on("slurmctld", f"squeue --noheader --jobs={job} --format='%u %j'")
-        assert out.stdout.split() == [USER, FILE_JOB_NAME], out.stdout + out.stderr
+        shown = on("slurmctld", f"scontrol --oneliner show job {job}").stdout  # the controller's record, at once
+        assert f"JobName={FILE_JOB_NAME} " in shown and f"UserId={USER}(" in shown, shown
+
+        def written() -> str:
+            reply = lab.session.get(f"{HUB}/user/{USER}/api/contents/{SRUN_MARK}",
+                                    headers={"Authorization": f"token {lab.token}"}, timeout=10)  # fmt: skip
+            return str(reply.json().get("content", "")) if reply.status_code == 200 else ""
+
+        wait_for(f"srun in job {job} to write {SRUN_MARK}", lambda: written().strip() == f"ran-{job}", 90, 1)
     finally:
         screenshot(lab.browser, "slurm-submit-file.png")
         on("slurmctld", f"scancel {job}")
