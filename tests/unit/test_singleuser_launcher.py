@@ -149,9 +149,13 @@ def test_the_server_leaves_its_jobs_environment_behind(launcher_module):
     # What the server's job had (Slurm 22.05, spawned by the hub), and a site's setting from the login shell.
     environ = {"SLURM_JOB_ID": "77", "SLURM_MEM_PER_NODE": "1024", "SLURM_EXPORT_ENV": "JUPYTERHUB_API_TOKEN,PATH",
                "SLURMD_NODENAME": "c1", "SLURM_CONF": "/site/slurm.conf", "SBATCH_ACCOUNT": "m1000",
+               "SLURM_JOB_ACCOUNT": "m2000", "SLURM_JOB_PARTITION": "interactive",
                "PATH": "/opt/jupyter/bin:/usr/bin", "JUPYTERHUB_API_TOKEN": "t"}  # fmt: skip
     launcher_module.leave_the_jobs_environment(environ)
+    # The job's account and partition stay known (engine and worker jobs default to them) under names that
+    # sbatch and srun do not read.
     assert environ == {"HPCHUB_JOB_ID": "77", "SLURM_CONF": "/site/slurm.conf", "SBATCH_ACCOUNT": "m1000",
+                       "HPCHUB_JOB_ACCOUNT": "m2000", "HPCHUB_JOB_PARTITION": "interactive",
                        "PATH": "/opt/jupyter/bin:/usr/bin", "JUPYTERHUB_API_TOKEN": "t"}  # fmt: skip
 
 

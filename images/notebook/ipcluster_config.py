@@ -1,0 +1,32 @@
+# Site defaults of IPython Parallel (/opt/jupyter/etc/ipython/ipcluster_config.py), read by
+# ipp.Cluster() in a kernel and by the IPython Parallel sidebar: `ipp.Cluster(engines="slurm", n=4)` starts
+# engines as one Slurm job that reaches the controller in the user's server.
+import os
+
+c = get_config()  # type: ignore[name-defined]  # noqa: F821
+
+# The controller runs in the user's kernel or server; engines on other nodes connect to it. Upstream's
+# default, 127.0.0.1, leaves engine jobs running with no engine ever registered.
+c.Cluster.controller_ip = "*"
+
+# Engines in the server job's partition and account (hpchub-singleuser keeps them from the server's job);
+# a user's own c.SlurmLauncher.queue/account, or Cluster(..., config=...), wins.
+if os.environ.get("HPCHUB_JOB_PARTITION"):
+    c.SlurmLauncher.queue = os.environ["HPCHUB_JOB_PARTITION"]
+if os.environ.get("HPCHUB_JOB_ACCOUNT"):
+    c.SlurmLauncher.account = os.environ["HPCHUB_JOB_ACCOUNT"]
+
+# Upstream's template with the engines spread over the job's nodes (--spread-job: one engine per node
+# first). Upstream adds partition and account lines only to its own template, so ours names them.
+_FROM_THE_SERVERS_JOB = (("partition", "queue", "HPCHUB_JOB_PARTITION"), ("account", "account", "HPCHUB_JOB_ACCOUNT"))
+_where = "".join(
+    f"#SBATCH --{option}={{{field}}}\n" for option, field, variable in _FROM_THE_SERVERS_JOB if os.environ.get(variable)
+)
+c.SlurmEngineSetLauncher.batch_template = (
+    "#!/bin/sh\n"
+    "#SBATCH --export=ALL\n"
+    "#SBATCH --job-name=ipengine-{cluster_id}\n"
+    "#SBATCH --ntasks={n}\n"
+    "#SBATCH --spread-job\n"
+    "#SBATCH --output={output_file}\n" + _where + "srun {program_and_args}\n"
+)
