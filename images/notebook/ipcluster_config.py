@@ -1,6 +1,7 @@
 # Site defaults of IPython Parallel (/opt/jupyter/etc/ipython/ipcluster_config.py), read by
 # ipp.Cluster() in a kernel and by the IPython Parallel sidebar: `ipp.Cluster(engines="slurm", n=4)` starts
-# engines as one Slurm job that reaches the controller in the user's server.
+# engines as one Slurm job that reaches the controller in the user's server; `engines="mpi"` as one MPI
+# world (mpi4py's COMM_WORLD spans the engines).
 import os
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821
@@ -22,11 +23,25 @@ _FROM_THE_SERVERS_JOB = (("partition", "queue", "HPCHUB_JOB_PARTITION"), ("accou
 _where = "".join(
     f"#SBATCH --{option}={{{field}}}\n" for option, field, variable in _FROM_THE_SERVERS_JOB if os.environ.get(variable)
 )
+# Engines started from a user's server carry its wckey (hpchub-singleuser): Slurm cancels them when the
+# server's job ends, running or pending. Engines started from a batch job do not: they outlive the server.
+if os.environ.get("HPCHUB_CLUSTER_WCKEY"):
+    _where += f"#SBATCH --wckey={os.environ['HPCHUB_CLUSTER_WCKEY']}\n"
 c.SlurmEngineSetLauncher.batch_template = (
     "#!/bin/sh\n"
     "#SBATCH --export=ALL\n"
     "#SBATCH --job-name=ipengine-{cluster_id}\n"
     "#SBATCH --ntasks={n}\n"
     "#SBATCH --spread-job\n"
-    "#SBATCH --output={output_file}\n" + _where + "srun {program_and_args}\n"
+    "#SBATCH --output={output_file}\n" + _where + "srun --mpi=pmix {program_and_args}\n"
 )
+
+# engines="mpi": the engines are one MPI world started by srun with Slurm's PMIx (Debian's Open MPI has no
+# other launcher for Slurm). From a server, srun makes its own allocation, spread over the nodes, in the
+# server job's partition and account, tagged like the Slurm engines; inside a batch job, it uses the job's.
+c.MPIEngineSetLauncher.mpi_cmd = ["srun", "--mpi=pmix"]
+c.MPIEngineSetLauncher.mpi_args = [
+    f"--{option}={os.environ[variable]}" for option, _, variable in _FROM_THE_SERVERS_JOB if os.environ.get(variable)
+]
+if os.environ.get("HPCHUB_CLUSTER_WCKEY"):
+    c.MPIEngineSetLauncher.mpi_args += ["--spread-job", f"--wckey={os.environ['HPCHUB_CLUSTER_WCKEY']}"]

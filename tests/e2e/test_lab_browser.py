@@ -395,3 +395,49 @@ def test_a_slider_redraws_an_ipympl_plot(lab):
         if figure:
             lab.browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", figure[0])
         screenshot(lab.browser, "widgets.png")
+
+
+# Dask's sidebar (dask-labextension): "+ New" makes a SLURMCluster with the site's defaults (its factory is
+# set in the Dask site configuration), Scale asks for worker jobs, Shutdown cancels them.
+
+
+def dask_workers() -> list[str]:
+    out = on("slurmctld", f"squeue --noheader --user={USER} --name=dask-worker --format='%i %a %w %T'")
+    assert out.returncode == 0, out.stderr
+    return out.stdout.splitlines()
+
+
+def test_dask_sidebar_new_makes_a_slurm_cluster_that_scales(lab):
+    server_job = next(job for job, user in jupyter_jobs().items() if user == USER)
+    lab.open()
+    try:
+        lab.browser.find_element(By.CSS_SELECTOR, ".lm-TabBar-tab[data-id='dask-dashboard-launcher']").click()
+        new = "#dask-dashboard-launcher .jp-ToolbarButtonComponent[title='Start New Dask Cluster']"
+        lab.wait().until(ready.element_to_be_clickable((By.CSS_SELECTOR, new))).click()
+        item = lab.wait(60).until(ready.visibility_of_element_located((By.CSS_SELECTOR, ".dask-ClusterListingItem")))
+        assert "SLURMCluster" in item.find_element(By.CSS_SELECTOR, ".dask-ClusterListingItem-title").text
+        item.find_element(By.CSS_SELECTOR, "button.dask-ClusterListingItem-scale").click()
+        dialog = lab.wait().until(ready.visibility_of_element_located((By.CSS_SELECTOR, ".jp-Dialog")))
+        workers = dialog.find_element(By.CSS_SELECTOR, "input.dask-ScalingInput")
+        workers.send_keys(Keys.CONTROL, "a")
+        workers.send_keys("2")
+        dialog.find_element(By.CSS_SELECTOR, "button.jp-mod-accept").click()
+        wait_for("two worker jobs running", lambda: [r.split()[-1] for r in dask_workers()] == ["RUNNING"] * 2, 60, 1)
+        assert {tuple(row.split()[1:3]) for row in dask_workers()} == {(ACCOUNT, f"hpchub-{server_job}")}
+        lab.wait(30).until(lambda _: "Number of Workers: 2" in item.text, "the sidebar does not show 2 workers")
+        # A dashboard panel of the sidebar: Dask's bokeh page through the server's proxy, in JupyterLab.
+        workers_page = "//*[@id='dask-dashboard-launcher']//button[normalize-space()='Workers']"
+        lab.browser.find_element(By.XPATH, workers_page).click()
+        frame = lab.wait().until(ready.presence_of_element_located((By.CSS_SELECTOR, "#jp-main-dock-panel iframe")))
+        assert f"/user/{USER}/proxy/" in (frame.get_attribute("src") or ""), frame.get_attribute("src")
+        lab.browser.switch_to.frame(frame)
+        try:
+            bokeh = "return [...document.querySelectorAll('.bk-Column, .bk-Column *')].some(e => e.shadowRoot)"  # drawn
+            lab.wait(30).until(lambda browser: browser.execute_script(bokeh), "no bokeh page in the panel")
+        finally:
+            lab.browser.switch_to.default_content()
+        screenshot(lab.browser, "dask-sidebar.png")
+        item.find_element(By.CSS_SELECTOR, "button.dask-ClusterListingItem-stop").click()
+        wait_for("the worker jobs ended after Shutdown", lambda: dask_workers() == [], 30, 0.5)
+    finally:
+        on("slurmctld", f"scancel --user={USER} --name=dask-worker")

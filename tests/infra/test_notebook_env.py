@@ -92,6 +92,17 @@ def test_role_installs_the_locked_environment(bare_node, first_run):
     extensions = node.check_output("/opt/jupyter/bin/jupyter server extension list 2>&1")
     assert re.search(r"hpc_job_clock\S* +\S*enabled", extensions), extensions
     assert node.file("/opt/jupyter/.own-packages-sha256").exists
+    # Dask's site defaults, rendered from the role's variables, as Dask reads them; the IPython Parallel
+    # sidebar's engines are Slurm jobs; MPI: Open MPI, mpi4py finds it, and PMIx's library where Slurm loads it.
+    dask = node.check_output("/opt/jupyter/bin/python -c \"import dask, dask_jobqueue; g = dask.config.get;"
+                             " print(g('jobqueue.slurm.walltime'), g('jobqueue.slurm.worker-extra-args'),"
+                             " g('labextension.factory.class'))\"")  # fmt: skip
+    assert dask == "00:30:00 ['--lifetime', '27m', '--lifetime-stagger', '1m'] SLURMCluster", dask
+    sidebar = "/opt/jupyter/etc/jupyter/jupyter_server_config.d/hpchub_ipyparallel.json"
+    assert '"engine_launcher_class": "slurm"' in node.file(sidebar).content_string
+    mpi = node.check_output("/opt/jupyter/bin/python -c 'from mpi4py import MPI; print(MPI.Get_library_version())'")
+    assert "Open MPI" in mpi, mpi
+    assert "/libpmix.so.2" in node.file("/usr/lib/x86_64-linux-gnu/pmix2/lib/libpmix.so").linked_to
 
 
 def test_second_run_skips_the_install(bare_node, first_run):

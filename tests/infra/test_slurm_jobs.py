@@ -54,3 +54,34 @@ def test_user_cannot_charge_a_project_that_is_not_theirs(login):
     done = as_user(login, "alice", "srun --time=1 --account=m2000 hostname")
     assert done.rc != 0
     assert "Invalid account" in done.stderr
+
+
+def test_mpi_allreduce_across_two_nodes_under_srun(login):
+    """Open MPI and the mpi4py wheel, wired by Slurm's PMIx (srun --mpi=pmix), from a login shell."""
+    program = "from mpi4py import MPI; w = MPI.COMM_WORLD; print(w.rank, w.allreduce(w.rank + 1))"
+    done = as_user(login, "alice", f"srun --mpi=pmix --nodes=2 --ntasks=2 --time=1 python3 -c '{program}'")
+    assert done.rc == 0, done.stderr
+    assert sorted(done.stdout.split("\n")[:2]) == ["0 3", "1 3"], done.stdout
+
+
+def test_a_servers_cluster_jobs_end_with_it_and_other_jobs_do_not(login, controller):
+    """Slurm's side of "no orphans" (roles/slurm: EpilogSlurmctld): when a job ends, the user's jobs whose wckey
+    is hpchub-<its id> are cancelled, pending or running; jobs of the same user without it are not."""
+    server = as_user(login, "bob", "sbatch --parsable --time=5 --account=m2000 --wrap 'sleep 300'").stdout.strip()
+    tag = f"--wckey=hpchub-{server} --account=m2000 --time=5"
+    running = as_user(login, "bob", f"sbatch --parsable {tag} --wrap 'sleep 300'").stdout.strip()
+    pending = as_user(login, "bob", f"sbatch --parsable {tag} --begin=now+3600 --wrap 'sleep 300'").stdout.strip()
+    other = as_user(login, "bob", "sbatch --parsable --time=5 --account=m2000 --wrap 'sleep 300'").stdout.strip()
+    try:
+        assert all(job.isdigit() for job in (server, running, pending, other))
+
+        def alive(job: str) -> bool:
+            return bool(controller.check_output(f"squeue --noheader --jobs={job} --format=%i 2>/dev/null || true"))
+
+        wait_for("the tagged job running", lambda: controller.check_output(
+            f"squeue --noheader --jobs={running} --format=%T") == "RUNNING", 30)  # fmt: skip
+        controller.check_output(f"scancel {server}")
+        wait_for("the server's tagged jobs cancelled", lambda: not alive(running) and not alive(pending), 30, 0.5)
+        assert alive(other), "a job without the server's wckey was cancelled"
+    finally:
+        controller.run(f"scancel {server} {running} {pending} {other}")

@@ -4,6 +4,7 @@ stand-ins for the hub's modules hold their own names and import the real module 
 
 from __future__ import annotations
 
+import ast
 import importlib.machinery
 import importlib.util
 import json
@@ -166,3 +167,36 @@ def test_the_launched_server_has_no_slurm_job_variables(hub_api, tmp_path, monke
     assert done.returncode == 0, done.stderr
     names = {line.split("=", 1)[0] for line in done.stdout.splitlines() if "=" in line}
     assert "HPCHUB_JOB_ID=4321" in done.stdout.splitlines() and not {n for n in names if n.startswith("SLURM_")}
+
+
+def test_the_servers_dask_defaults_and_cluster_wckey(launcher_module):
+    environ = {"HPCHUB_JOB_ID": "77", "HPCHUB_JOB_ACCOUNT": "m2000", "HPCHUB_JOB_PARTITION": "interactive",
+               "SCRATCH": "/global/scratch/bob", "DASK_JOBQUEUE__SLURM__QUEUE": "'debug'"}  # fmt: skip
+    launcher_module.server_only_environment(environ)
+    # Dask reads DASK_* values with ast.literal_eval (dask.config.interpret_value): strings stay strings.
+    dask = {name: ast.literal_eval(value) for name, value in environ.items() if name.startswith("DASK_")}
+    assert dask == {
+        "DASK_JOBQUEUE__SLURM__SHEBANG": "#!/usr/bin/env bash\n#SBATCH --wckey=hpchub-77",
+        "DASK_DISTRIBUTED__DASHBOARD__LINK": "{JUPYTERHUB_SERVICE_PREFIX}proxy/{port}/status",
+        "DASK_JOBQUEUE__SLURM__ACCOUNT": "m2000",
+        "DASK_JOBQUEUE__SLURM__QUEUE": "debug",  # the user's own setting wins
+        "DASK_JOBQUEUE__SLURM__LOG_DIRECTORY": "/global/scratch/bob/dask-logs",
+    }
+    assert environ["HPCHUB_CLUSTER_WCKEY"] == "hpchub-77"
+    assert set(environ["HPCHUB_SERVER_ONLY"].split()) == set(environ) - {"SCRATCH", "HPCHUB_SERVER_ONLY"}
+
+
+def test_no_server_job_no_dask_defaults(launcher_module):
+    environ = {"PATH": "/usr/bin"}
+    launcher_module.server_only_environment(environ)
+    assert environ == {"PATH": "/usr/bin"}
+
+
+def test_slurms_task_prolog_unsets_the_servers_own_variables():
+    """roles/slurm's TaskProlog (a plain sh script): `unset NAME` for each name listed, nothing else."""
+    prolog = LAUNCHER.parents[2] / "roles/slurm/templates/hpchub-task-prolog.sh.j2"
+    env = {"PATH": os.environ["PATH"], "HPCHUB_SERVER_ONLY": "HPCHUB_JOB_ID DASK_X bad;name"}
+    done = subprocess.run(["sh", str(prolog)], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["unset HPCHUB_JOB_ID", "unset DASK_X", "unset HPCHUB_SERVER_ONLY"]
+    quiet = subprocess.run(["sh", str(prolog)], env={"PATH": os.environ["PATH"]}, capture_output=True, text=True)
+    assert quiet.returncode == 0 and quiet.stdout == ""
