@@ -62,6 +62,28 @@ def footprint_table(memory: dict[str, float], images: dict[str, float]) -> str:
     return table(["footprint", "size"], rows)
 
 
+def parallel_table(result: dict[str, Any]) -> str:
+    m, r = result["medians"], result["ratios"]
+    n = len(result["samples"]["dask_scale"])
+    rows = [
+        ["Dask: scale(jobs=2) to 2 workers (s)", f"{m['dask_scale']:.2f}", f"{m['dask_sbatch']:.2f}",
+         f"{r['dask scale / sbatch']:.2f}", "<= 1.3"],
+        ["IPython Parallel: start_engines(n=2) to 2 engines (s)", f"{m['ipp_start']:.2f}", f"{m['ipp_sbatch']:.2f}",
+         f"{r['ipp start / sbatch']:.2f}", "<= 1.3"],
+        ["Dask: 2,000 no-op tasks, 2 workers (tasks/s)", f"{m['dask_remote_tps']:.0f}",
+         f"{m['dask_local_tps']:.0f}", f"{r['dask remote / local tasks/s']:.2f}", "report"],
+        ["IPython Parallel: 2,000 no-op tasks, 2 engines (tasks/s)", f"{m['ipp_remote_tps']:.0f}",
+         f"{m['ipp_local_tps']:.0f}", f"{r['ipp remote / local tasks/s']:.2f}", "report"],
+        ["MPI allreduce, 2 ranks on 2 nodes (us)", f"{m['mpi_notebook_us']:.1f}", f"{m['mpi_login_us']:.1f}",
+         f"{r['mpi notebook / login']:.2f}", "<= 1.2"],
+    ]  # fmt: skip
+    header = [f"from a notebook (median of {n} rounds)", "ours", "reference", "ratio", "target"]
+    notes = ("\n\nReferences: start-up, the same job script submitted with a plain `sbatch` until the workers or "
+             "engines answer; throughput, a LocalCluster / local engines with 2 workers in the server's own job; "
+             "MPI, the same program under `srun --mpi=pmix` from a login shell.")  # fmt: skip
+    return table(header, rows) + notes
+
+
 PLOT = """
 import json, sys
 import matplotlib

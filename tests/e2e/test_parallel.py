@@ -7,8 +7,11 @@
 - `SLURMCluster()` with the site's defaults (roles/notebook_env, dask-hpchub.yaml, and hpchub-singleuser's
   DASK_* variables) scales to two worker jobs on both nodes, in the server job's account; its dashboard link
   is the server's proxy, which answers alice and refuses bob.
+- The IPython Parallel sidebar's clusters start engines as Slurm jobs (images/notebook/jupyter_server_config.json).
 - `ipp.Cluster(engines="mpi", n=2)`: the engines are one MPI world (srun with Slurm's PMIx, Open MPI, the
   mpi4py wheel) across both nodes; an allreduce of ranks gives the expected sum.
+- A request Slurm refuses (an account alice lacks, more CPUs than a node has) raises within seconds with
+  Slurm's message (Dask through slurm_magic.clusters.SLURMCluster).
 - No orphans: when the server stops, Slurm cancels every job its kernels started for Dask and IPython
   Parallel clusters, running or pending (the wckey hpchub-<server job>, swept by EpilogSlurmctld), and
   leaves alice's plain batch job alone. That test stops the server: it runs last.
@@ -112,6 +115,23 @@ def test_mpi_engines_allreduce_across_two_nodes(alice):
             kernel.run("mpi_cluster.stop_cluster_sync()")
 
 
+def test_the_ipython_parallel_sidebar_starts_slurm_engines(alice):
+    """The sidebar's "+" (its REST API, as the sidebar calls it): engines as a Slurm job, not local processes."""
+    base = f"{alice.hub}/user/{USER}/ipyparallel/clusters"
+    auth = {"Authorization": f"token {alice.token()}"}
+    made = alice.post(base, headers=auth, json={"n": 2}, timeout=30)
+    assert made.status_code == 200, made.text[:300]
+    key = made.json()["id"]
+    try:
+        started = alice.post(f"{base}/{key}", headers=auth, json={"n": 2}, timeout=60)
+        assert started.status_code == 200, started.text[:300]
+        (engines,) = jobs("ipengine-")
+        assert engines["wckey"] == f"hpchub-{server_job()}" and engines["account"] == "m1000", engines
+    finally:
+        alice.delete(f"{base}/{key}", headers=auth, timeout=60)
+    wait_for("the sidebar's engines' job to end after its stop", lambda: jobs("ipengine-") == [], 30, 0.5)
+
+
 def test_dask_slurmcluster_with_site_defaults_on_two_nodes(alice, session_of):
     with alice.kernel(timeout_s=180) as kernel:
         try:
@@ -135,6 +155,43 @@ def test_dask_slurmcluster_with_site_defaults_on_two_nodes(alice, session_of):
         finally:
             kernel.run("dask_client.close(); dask_cluster.close()")
     wait_for("the workers' jobs to end after close()", lambda: jobs("dask-worker") == [], 30, 0.5)
+
+
+REFUSED = """
+import time, ipyparallel as ipp
+from traitlets.config import Config
+from slurm_magic.clusters import SLURMCluster, SlurmError
+
+def refusal(start):
+    began = time.monotonic()
+    try:
+        start()
+    except Exception as error:
+        return type(error).__name__, str(error).splitlines()[0], round(time.monotonic() - began, 1)
+    return None
+
+refusals = [refusal(lambda: SLURMCluster(account="m2000").scale(jobs=1)),
+            refusal(lambda: SLURMCluster(cores=64).scale(jobs=1))]
+other_account = Config()
+other_account.SlurmLauncher.account = "m2000"
+refusals.append(refusal(lambda: ipp.Cluster(engines="slurm", n=2, config=other_account).start_cluster_sync()))
+print(repr(refusals))
+"""
+
+
+def test_a_request_slurm_refuses_fails_at_once_with_slurms_message(alice):
+    """An account alice lacks, more CPUs than a node has: an exception within seconds, not a timeout. Dask through
+    slurm_magic.clusters.SLURMCluster (sbatch --test-only before scaling); IPython Parallel raises by itself, with
+    sbatch's message printed above the exception."""
+    out = alice.run_in_kernel(REFUSED, timeout_s=120)
+    (printed,) = [line for line in out.splitlines() if line.startswith("[(")]  # stderr may come after it
+    dask_account, dask_cores, ipp_account = ast.literal_eval(printed)
+    assert dask_account[:2] == ("SlurmError", "Invalid account or account/partition combination specified")
+    assert dask_cores[:2] == ("SlurmError", "Requested node configuration is not available")
+    assert ipp_account[0] == "CalledProcessError", ipp_account
+    assert "Batch job submission failed: Invalid account" in out, out
+    assert max(seconds for *_, seconds in (dask_account, dask_cores, ipp_account)) < 10
+    assert jobs("dask-worker") == [] and jobs("ipengine-") == []
 
 
 def test_jobs_submitted_from_the_server_are_not_the_server(alice):

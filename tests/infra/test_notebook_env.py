@@ -98,7 +98,7 @@ def test_role_installs_the_locked_environment(bare_node, first_run):
                              " print(g('jobqueue.slurm.walltime'), g('jobqueue.slurm.worker-extra-args'),"
                              " g('labextension.factory.class'))\"")  # fmt: skip
     assert dask == "00:30:00 ['--lifetime', '27m', '--lifetime-stagger', '1m'] SLURMCluster", dask
-    sidebar = "/opt/jupyter/etc/jupyter/jupyter_server_config.d/hpchub_ipyparallel.json"
+    sidebar = "/opt/jupyter/etc/jupyter/jupyter_server_config.json"
     assert '"engine_launcher_class": "slurm"' in node.file(sidebar).content_string
     mpi = node.check_output("/opt/jupyter/bin/python -c 'from mpi4py import MPI; print(MPI.Get_library_version())'")
     assert "Open MPI" in mpi, mpi

@@ -11,7 +11,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from slurm_magic.commands import SlurmError, Submitted, cancel, parse_table, run_slurm, submit
+from slurm_magic.commands import SlurmError, Submitted, cancel, check_job_script, parse_table, run_slurm, submit
 
 # What each stand-in prints when asked for our delimited format (captured from the test cluster).
 SQUEUE = "JOBID|PARTITION|NAME|USER|STATE|TIME|TIME_LEFT|NODES|NODELIST(REASON)\n12|interactive|jupyter-alice|alice|RUNNING|1:02|58:58|1|c1\n13|debug|my job|alice|PENDING|0:00|1:00:00|2|(Resources)\n"  # noqa: E501
@@ -114,3 +114,16 @@ def test_parse_table_pads_short_rows_and_keeps_bars_in_the_last_column():
     table = parse_table("A|B|C\n1|2\n3|4|x|y\n\n")
     assert table.rows == [["1", "2", ""], ["3", "4", "x|y"]]
     assert parse_table("").columns == []
+
+
+def test_a_job_script_slurm_would_refuse_raises_slurms_message(slurm):
+    """check_job_script (behind slurm_magic.clusters.SLURMCluster.scale): sbatch --test-only with the script on
+    stdin; Slurm 22.05 says "allocation failure: <reason>" on stderr and exits 1."""
+    script = "#!/usr/bin/env bash\n#SBATCH -A m2000\ndask-worker\n"
+    check_job_script(script)  # the stand-in accepts it
+    assert calls(slurm)[-1] == ["sbatch", ["--test-only"], script]
+    refusing = slurm / "bin/sbatch"
+    refusing.write_text("#!/bin/sh\necho 'allocation failure: Invalid account or account/partition combination"
+                        " specified' >&2\nexit 1\n")  # fmt: skip
+    with pytest.raises(SlurmError, match=r"^Invalid account or account/partition combination specified$"):
+        check_job_script(script)

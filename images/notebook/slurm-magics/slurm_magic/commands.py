@@ -149,3 +149,13 @@ def submit(line: str = "", script: str | None = None) -> Submitted:
     if not found:
         raise SlurmError(f"sbatch: no job id in its answer: {text.strip()[:200]!r}")
     return Submitted(found[1], found[2] or "")
+
+
+def check_job_script(script: str) -> None:
+    """SlurmError with Slurm's message when it would refuse the batch script (`sbatch --test-only`: checked like a
+    submission, with the user's associations and the partitions' limits; nothing is submitted)."""
+    try:
+        _run("sbatch", ["--test-only"], script)
+    except SlurmError as refused:
+        lines = (line.strip().removeprefix("allocation failure: ") for line in str(refused).splitlines())
+        raise SlurmError("; ".join(line for line in lines if line)) from None
