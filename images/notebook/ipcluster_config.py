@@ -25,8 +25,9 @@ _where = "".join(
 )
 # Engines started from a user's server carry its wckey (hpchub-singleuser): Slurm cancels them when the
 # server's job ends, running or pending. Engines started from a batch job do not: they outlive the server.
-if os.environ.get("HPCHUB_CLUSTER_WCKEY"):
-    _where += f"#SBATCH --wckey={os.environ['HPCHUB_CLUSTER_WCKEY']}\n"
+_server_wckey = os.environ.get("HPCHUB_CLUSTER_WCKEY", "")
+if _server_wckey:
+    _where += f"#SBATCH --wckey={_server_wckey}\n"
 c.SlurmEngineSetLauncher.batch_template = (
     "#!/bin/sh\n"
     "#SBATCH --export=ALL\n"
@@ -43,5 +44,5 @@ c.MPIEngineSetLauncher.mpi_cmd = ["srun", "--mpi=pmix"]
 c.MPIEngineSetLauncher.mpi_args = [
     f"--{option}={os.environ[variable]}" for option, _, variable in _FROM_THE_SERVERS_JOB if os.environ.get(variable)
 ]
-if os.environ.get("HPCHUB_CLUSTER_WCKEY"):
-    c.MPIEngineSetLauncher.mpi_args += ["--spread-job", f"--wckey={os.environ['HPCHUB_CLUSTER_WCKEY']}"]
+if _server_wckey:  # srun makes its own allocation: spread it, and tag it
+    c.MPIEngineSetLauncher.mpi_args += ["--spread-job", f"--wckey={_server_wckey}"]
