@@ -20,6 +20,8 @@ from hpchub.slurm_errors import slurm_refusal
 from hpchub.slurm_limits import LimitsCache, SlurmUnavailable, run
 from hpchub.start_load import StartLoad
 
+# The log's name marks the job as a Jupyter server for Slurm's node Epilog, which cancels the server's Dask and
+# IPython Parallel jobs with it (roles/slurm, hpchub-sweep.sh): a site's own batch_script keeps that name.
 BATCH_SCRIPT = """#!/bin/bash
 {{directives}}
 #SBATCH --job-name=jupyter-{{username}}

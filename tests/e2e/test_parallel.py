@@ -13,7 +13,7 @@
 - A request Slurm refuses (an account alice lacks, more CPUs than a node has) raises within seconds with
   Slurm's message (Dask through slurm_magic.clusters.SLURMCluster).
 - No orphans: when the server stops, Slurm cancels every job its kernels started for Dask and IPython
-  Parallel clusters, running or pending (the wckey hpchub-<server job>, swept by EpilogSlurmctld), and
+  Parallel clusters, running or pending (the wckey hpchub-<server job>, swept by the node Epilog), and
   leaves alice's plain batch job alone. That test stops the server: it runs last.
 """
 

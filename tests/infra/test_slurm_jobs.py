@@ -65,23 +65,56 @@ def test_mpi_allreduce_across_two_nodes_under_srun(login):
 
 
 def test_a_servers_cluster_jobs_end_with_it_and_other_jobs_do_not(login, controller):
-    """Slurm's side of "no orphans" (roles/slurm: EpilogSlurmctld): when a job ends, the user's jobs whose wckey
-    is hpchub-<its id> are cancelled, pending or running; jobs of the same user without it are not."""
-    server = as_user(login, "bob", "sbatch --parsable --time=5 --account=m2000 --wrap 'sleep 300'").stdout.strip()
-    tag = f"--wckey=hpchub-{server} --account=m2000 --time=5"
-    running = as_user(login, "bob", f"sbatch --parsable {tag} --wrap 'sleep 300'").stdout.strip()
-    pending = as_user(login, "bob", f"sbatch --parsable {tag} --begin=now+3600 --wrap 'sleep 300'").stdout.strip()
-    other = as_user(login, "bob", "sbatch --parsable --time=5 --account=m2000 --wrap 'sleep 300'").stdout.strip()
+    """Slurm's side of "no orphans" (roles/slurm: the node Epilog hpchub-sweep.sh): when a Jupyter server's job
+    ends (its log is .jupyterhub-slurm-<id>.log), the user's jobs whose wckey is hpchub-<its id> are cancelled,
+    pending or running; jobs of the same user without it are not, nor the tagged jobs of a job that is not a
+    server."""
+    server_log = "--output=.jupyterhub-slurm-%j.log"
+    submit = "sbatch --parsable --time=5 --account=m2000"
+    server = as_user(login, "bob", f"{submit} {server_log} --wrap 'sleep 300'").stdout.strip()
+    tag = f"--wckey=hpchub-{server}"
+    running = as_user(login, "bob", f"{submit} {tag} --wrap 'sleep 300'").stdout.strip()
+    pending = as_user(login, "bob", f"{submit} {tag} --begin=now+3600 --wrap 'sleep 300'").stdout.strip()
+    other = as_user(login, "bob", f"{submit} --wrap 'sleep 300'").stdout.strip()
+    batch = as_user(login, "bob", f"{submit} --output=/dev/null --wrap true").stdout.strip()
+    kept = as_user(login, "bob", f"{submit} --wckey=hpchub-{batch} --begin=now+3600 --wrap true").stdout.strip()
     try:
-        assert all(job.isdigit() for job in (server, running, pending, other))
+        assert all(job.isdigit() for job in (server, running, pending, other, batch, kept))
 
         def alive(job: str) -> bool:
             return bool(controller.check_output(f"squeue --noheader --jobs={job} --format=%i 2>/dev/null || true"))
 
         wait_for("the tagged job running", lambda: controller.check_output(
             f"squeue --noheader --jobs={running} --format=%T") == "RUNNING", 30)  # fmt: skip
+        wait_for("the batch job ended", lambda: not alive(batch), 30, 0.5)
         controller.check_output(f"scancel {server}")
         wait_for("the server's tagged jobs cancelled", lambda: not alive(running) and not alive(pending), 30, 0.5)
         assert alive(other), "a job without the server's wckey was cancelled"
+        assert alive(kept), "the tagged job of a batch job that is not a server was cancelled"
     finally:
-        controller.run(f"scancel {server} {running} {pending} {other}")
+        controller.run(f"scancel {server} {running} {pending} {other} {batch} {kept}")
+        as_user(login, "bob", f"rm -f .jupyterhub-slurm-{server}.log")
+
+
+def test_a_chain_of_dependent_jobs_starts_each_link_at_once(login, controller):
+    """Each job of an afterok chain starts as soon as the one before ends (workflows are such chains): no
+    EpilogSlurmctld, with which each link waited for the next backfill pass (30 s)."""
+    chain = (
+        'prev=""; for i in 1 2 3 4 5; do prev=$(sbatch --parsable --time=5 --account=m2000 --output=/dev/null '
+        "${prev:+--dependency=afterok:$prev} --wrap true); echo $prev; done"
+    )
+    jobs = as_user(login, "bob", chain).stdout.split()
+    try:
+        assert len(jobs) == 5 and all(job.isdigit() for job in jobs), jobs
+        wait_for(
+            "the chain of five jobs done",
+            lambda: (
+                not controller.check_output(
+                    f"squeue --noheader --jobs={','.join(jobs)} --format=%i 2>/dev/null || true"
+                )
+            ),
+            20,
+            0.5,
+        )
+    finally:
+        controller.run(f"scancel {' '.join(jobs)}")
