@@ -84,6 +84,24 @@ def parallel_table(result: dict[str, Any]) -> str:
     return table(header, rows) + notes
 
 
+def workflows_table(result: dict[str, Any]) -> str:
+    m, r = result["medians"], result["ratios"]
+    n = len(result["samples"]["chain_workflow_s"])
+    rows = [
+        ["a chain of 10 trivial steps, first submit to last end (s)", f"{m['chain_workflow_s']:.0f}",
+         f"{m['chain_plain_s']:.0f}", f"{r['chain workflow / plain']:.2f}", "<= 1.2"],
+        ["a notebook step vs the same code as a script job, run time (s)", f"{m['notebook_step_s']:.0f}",
+         f"{m['script_job_s']:.0f}", f"{r['notebook step / script job']:.2f}", "report"],
+        ["a 100-step DAG: submitted (s)", f"{m['dag100_submit_s']:.2f}", "", "", "< 10"],
+        ["a 100-step DAG: one status refresh (s)", f"{m['dag100_status_s']:.2f}", "", "", "< 1"],
+    ]  # fmt: skip
+    header = [f"workflows (median of {n} rounds)", "hpc-workflow", "plain Slurm", "ratio", "target"]
+    notes = ("\n\nTimes of the chains are Slurm's (sacct: the first job's Submit to the last job's End, whole "
+             "seconds); run times are sacct's Elapsed. The notebook step's extra time is papermill's kernel start "
+             "and the HTML rendering (its job log has each).")  # fmt: skip
+    return table(header, rows) + notes
+
+
 PLOT = """
 import json, sys
 import matplotlib

@@ -14,14 +14,21 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import concurrency, parallel, proxy_load, report, spawn_latency
+from bench import concurrency, parallel, proxy_load, report, spawn_latency, workflows
 from bench.cluster import ROOT, compute_nodes, idle_memory_mb, image_sizes_mb, timed
 from bench.stats import summary
 
 PREFIX = "hpc-jupyterhub-deploy"
+# Sections run after the others, each also alone (--only KEY): their title and their measurement.
+SECTIONS: dict[str, tuple[str, Callable[[int, Callable[[str], None]], dict[str, Any]]]] = {
+    "parallel": ("Dask, IPython Parallel and MPI from a notebook", parallel.measure),
+    "workflows": ("Workflows on Slurm", workflows.measure),
+}
+TABLES = {"parallel": report.parallel_table, "workflows": report.workflows_table}
 IMAGES = ["notebook", "hub", "proxy", "node"]
 
 
@@ -54,19 +61,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few samples of each, results under .build/bench")
     parser.add_argument("--cold", action="store_true", help="also time make up from no images (about 5 min)")
-    parser.add_argument("--only", choices=["parallel"], help="run one section; the others' results are kept")
+    parser.add_argument("--only", choices=sorted(SECTIONS), help="run one section; the others' results are kept")
     args = parser.parse_args()
     rounds, levels, user_counts = (2, (1, 5), (3,)) if args.quick else (20, (1, 10, 50), (10, 25, 50))
     out = ROOT / (".build/bench" if args.quick else "docs")
     log_dir = ROOT / ".build/bench/logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    if args.only == "parallel":
+    if args.only:
         earlier = out / "benchmarks.json"
         results = json.loads((earlier if earlier.exists() else ROOT / "docs/benchmarks.json").read_text())
-        say("== Dask, IPython Parallel and MPI from a notebook")
-        results["parallel"] = parallel.measure(2 if args.quick else 5, say)
-        write(results, out, rewrite_date=False)
+        results.setdefault("measured_later", [key for key in SECTIONS if key in results])
+        title, measure = SECTIONS[args.only]
+        say(f"== {title}")
+        results[args.only] = measure(2 if args.quick else 5, say)
+        if args.only not in results["measured_later"]:
+            results["measured_later"].append(args.only)
+        write(results, out)
         return 0
     say(f"== make up with {max(user_counts)} simulated users")
     make("up", max(user_counts), log_dir)
@@ -101,8 +112,9 @@ def main() -> int:
     tag = (ROOT / "VERSION").read_text().strip()
     results["image_mb"] = image_sizes_mb([f"{PREFIX}/{name}:{tag}" for name in IMAGES])
 
-    say("== Dask, IPython Parallel and MPI from a notebook")
-    results["parallel"] = parallel.measure(2 if args.quick else 5, say)
+    for key, (title, measure) in SECTIONS.items():
+        say(f"== {title}")
+        results[key] = measure(2 if args.quick else 5, say)
 
     # The README's make up (its 5 users): 50 simulated users would time the creation of their accounts.
     results["deployment_s"] = deployment(0, args.cold and not args.quick, log_dir)
@@ -111,7 +123,7 @@ def main() -> int:
     return 0
 
 
-def write(results: dict[str, Any], out: Path, rewrite_date: bool = True) -> None:
+def write(results: dict[str, Any], out: Path) -> None:
     """Print every table; write docs/benchmarks.{json,md} (one place for every figure) and the spawn plot."""
     ratios = results["spawn_ratios"]
     sections = [
@@ -124,19 +136,17 @@ def write(results: dict[str, Any], out: Path, rewrite_date: bool = True) -> None
         ("make up / make down", report.deployment_table(results["deployment_s"])),
         ("Footprint", report.footprint_table(results["idle_memory_mb"], results["image_mb"])),
     ]  # fmt: skip
-    if "parallel" in results:
-        sections.append(("Dask, IPython Parallel and MPI from a notebook", report.parallel_table(results["parallel"])))
+    for key, (title, _) in SECTIONS.items():
+        if key in results:
+            sections.append((title, TABLES[key](results[key])))
     text = "\n\n".join(f"### {title}\n\n{body}" for title, body in sections)
     say("\n" + text)
     report.write_json(out / "benchmarks.json", results)
     header = (f"# Benchmarks\n\nWritten by `make bench` on {results['date']} ({results['machine']}, "
               f"{results['compute_nodes']} compute nodes); the whole run took {results['bench_s'] / 60:.0f} min. "
               "Method: [bench/](../bench/). Spawn latency: ![spawn latency](spawn-latency.png)\n\n")  # fmt: skip
-    if not rewrite_date:
-        header += (
-            "(The Dask, IPython Parallel and MPI section was measured later, by "
-            "`make bench BENCH_ARGS='--only parallel'`.)\n\n"
-        )
+    for key in results.get("measured_later", []):
+        header += f"({SECTIONS[key][0]}: measured later, by `make bench BENCH_ARGS='--only {key}'`.)\n\n"
     (out / "benchmarks.md").write_text(header + text + "\n")
     tag = (ROOT / "VERSION").read_text().strip()
     report.plot(out / "benchmarks.json", out / "spawn-latency.png", f"{PREFIX}/notebook:{tag}")

@@ -118,7 +118,7 @@ def test_our_installed_packages_are_the_recorded_sources_and_the_checkouts_build
     # notebook_env role installs that copy on bare hosts, and a node built from the image reports ok.
     recorded = notebook.file("/opt/jupyter/.own-packages-sha256").content_string.strip()
     script = ROOT / "images/notebook/own-packages-sha256"
-    packages = [str(ROOT / "images/notebook" / name) for name in ("slurm-magics", "job-clock")]
+    packages = [str(ROOT / "images/notebook" / name) for name in ("slurm-magics", "job-clock", "workflows")]
     here = subprocess.run([sys.executable, str(script), *packages], capture_output=True, text=True, check=True)
     assert recorded == here.stdout.strip()
 

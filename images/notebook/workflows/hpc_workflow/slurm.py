@@ -1,0 +1,98 @@
+"""The Slurm commands a workflow uses, each one call: sbatch per step at submission, then one squeue and one
+sacct for the state of every step however many there are, scontrol to release a gate, scancel. The user's
+own partitions and accounts are read once before submitting (sinfo, sacctmgr)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+TIMEOUT_S = 60.0
+
+
+class SlurmError(RuntimeError):
+    """A Slurm command failed; the message is Slurm's."""
+
+
+def slurm(name: str, *args: str, stdin: str | None = None) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise SlurmError(f"{name}: not found on PATH (is the Slurm client installed here?)")
+    try:
+        done = subprocess.run([found, *args], input=stdin, capture_output=True, text=True, timeout=TIMEOUT_S,
+                              check=False)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise SlurmError(f"{name}: no answer within {TIMEOUT_S:.0f} s (is the controller up?)") from None
+    if done.returncode != 0:
+        raise SlurmError(done.stderr.strip() or done.stdout.strip() or f"{name} exited {done.returncode}")
+    return done.stdout
+
+
+def submit(script: str, dependencies: list[str], hold: bool = False) -> str:
+    """sbatch the script (on stdin); the job id. Dependants of a failed or cancelled dependency are cancelled by
+    Slurm (--kill-on-invalid-dep), not left pending for ever."""
+    args = ["--parsable", "--kill-on-invalid-dep=yes"]
+    if dependencies:
+        args.append("--dependency=afterok:" + ":".join(dependencies))
+    if hold:
+        args.append("--hold")
+    return slurm("sbatch", *args, stdin=script).strip().split(";")[0]
+
+
+def release(job: str) -> None:
+    slurm("scontrol", "release", job)
+
+
+def cancel(jobs: list[str]) -> None:
+    if jobs:
+        slurm("scancel", *jobs)
+
+
+@dataclass(frozen=True)
+class JobState:
+    job: str
+    state: str  # PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, TIMEOUT, OUT_OF_MEMORY, NODE_FAIL...
+    reason: str = ""  # squeue's reason of a pending job (Dependency, JobHeldUser...), sacct's of an ended one
+    node: str = ""
+    elapsed: str = ""
+    exit_code: str = ""  # sacct's ExitCode, code:signal
+
+
+def user() -> str:
+    return os.environ.get("USER") or getpass.getuser()
+
+
+def states(jobs: list[str]) -> dict[str, JobState]:
+    """The state of each job: one squeue (the user's queue: jobs still known to the controller), then one sacct for
+    the others (ended; the accounting record)."""
+    found: dict[str, JobState] = {}
+    if not jobs:
+        return found
+    wanted = set(jobs)
+    queue = slurm("squeue", "--noheader", f"--user={user()}", "--format=%i|%T|%r|%N|%M")
+    for line in queue.splitlines():
+        job, state, reason, node, elapsed = (line.split("|") + [""] * 5)[:5]
+        if job in wanted and state not in ("COMPLETED", "COMPLETING"):
+            found[job] = JobState(job, state, reason if reason != "None" else "", node, elapsed)
+    rest = [job for job in jobs if job not in found]
+    if rest:
+        record = slurm("sacct", "--noheader", "--parsable2", "--allocations", f"--jobs={','.join(rest)}",
+                       "--format=JobIDRaw,State,Reason,NodeList,Elapsed,ExitCode")  # fmt: skip
+        for line in record.splitlines():
+            job, state, reason, node, elapsed, exit_code = (line.split("|") + [""] * 6)[:6]
+            if job in wanted:
+                found[job] = JobState(job, state.split()[0], reason if reason != "None" else "",
+                                      node if node != "None assigned" else "", elapsed, exit_code)  # fmt: skip
+    return found
+
+
+def partitions() -> set[str]:
+    return {name.rstrip("*") for name in slurm("sinfo", "--noheader", "--format=%R").split()}
+
+
+def accounts() -> set[str]:
+    listed = slurm("sacctmgr", "--noheader", "--parsable2", "show", "associations", f"user={user()}", "format=account")
+    return {line.strip() for line in listed.splitlines() if line.strip()}
