@@ -130,10 +130,17 @@ def test_every_steps_state_costs_one_squeue_and_one_sacct(slurm, tmp_path):
 def test_a_failed_step_is_reported_with_its_cell_and_only_it_and_its_dependants_rerun(slurm, tmp_path):
     run = submit(Workflow.from_yaml(DIAMOND), source=tmp_path)
     (run.step_dir("left") / "error.json").write_text(json.dumps({"message": "cell 3 raised ValueError: bad"}))
-    set_state(slurm, [], {"101": "101|COMPLETED|None|c2|00:00:09|0:0", "102": "102|FAILED|None|c1|00:00:05|1:0",
-                          "103": "103|COMPLETED|None|c2|00:00:04|0:0",
-                          "104": "104|CANCELLED|DependencyNeverSatisfied|None assigned|00:00:00|0:0",
-                          "105": "105|CANCELLED|DependencyNeverSatisfied|None assigned|00:00:00|0:0"})  # fmt: skip
+    set_state(
+        slurm,
+        [],
+        {
+            "101": "101|COMPLETED|None|c2|00:00:09|0:0",
+            "102": "102|FAILED|None|c1|00:00:05|1:0",
+            "103": "103|COMPLETED|None|c2|00:00:04|0:0",
+            "104": "104|CANCELLED|DependencyNeverSatisfied|None assigned|00:00:00|0:0",
+            "105": "105|CANCELLED|None|None assigned|00:00:00|0:0",
+        },
+    )  # fmt: skip  (sacct: no reason)
     statuses = {s.name: s for s in run.status()}
     assert statuses["left"].state == "FAILED" and statuses["left"].error == "cell 3 raised ValueError: bad"
     assert statuses["check"].reason == "DependencyNeverSatisfied" and statuses["check"].node == ""

@@ -167,10 +167,11 @@ class Run:
         return self._why_cancelled(out)
 
     def _why_cancelled(self, statuses: list[StepStatus]) -> list[StepStatus]:
-        """A step Slurm cancelled because a dependency failed says which one (the first that did not complete)."""
+        """A cancelled step whose dependency did not complete says which one (the first): Slurm cancelled it for
+        that (--kill-on-invalid-dep). sacct records no reason for it, so the reason is not asked."""
         by_name = {s.name: s for s in statuses}
         for position, status in enumerate(statuses):
-            if status.state == "CANCELLED" and "Dependency" in status.reason:
+            if status.state == "CANCELLED" and not status.error:
                 failed = [dep for dep in self.workflow.step(status.name).after if by_name[dep].state != "COMPLETED"]
                 if failed:
                     cause = by_name[failed[0]]
