@@ -11,13 +11,12 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.support.browser import log_in, screenshot, spawn_from_form
+from tests.support.browser import TOASTS, log_in, screenshot, spawn_from_form
 from tests.support.cluster import jupyter_jobs, squeue_time_left
 from tests.support.hubclient import HubSession
 
 USER, ACCOUNT = "erin", "m1000"
 SHOWN = re.compile(r"^Job (\d+): (?:(\d+) h (\d+) min|(\d+) min (\d+) s) left$")
-TOASTS = "return [...document.querySelectorAll('.Toastify__toast')].map(toast => toast.textContent)"
 
 
 @pytest.fixture

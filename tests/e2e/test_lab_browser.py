@@ -32,7 +32,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.support.browser import chromium, log_in, screenshot, spawn_from_form, wait_for_lab
+from tests.support.browser import TOASTS, chromium, log_in, screenshot, spawn_from_form, wait_for_lab
 from tests.support.cluster import jupyter_jobs, slurm_jobs
 from tests.support.docker import on
 from tests.support.hubclient import HUB, HubSession, json_of
@@ -86,12 +86,12 @@ def lab() -> Iterator[Lab]:
     assert session.login().status_code == 200
     if session.server():  # left over: this module spawns from the form
         session.stop()
-    token = json_of(session.api("POST", f"/users/{USER}/tokens", json={"note": "lab browser", "expires_in": 1800}))
+    token = session.token(expires_in_s=1800)
     with chromium("--window-size=1600,1000") as browser:  # wide enough for every column of the panel's table
         try:
             log_in(browser, USER)
             spawn_from_form(browser, USER, partition="interactive", account=ACCOUNT, minutes=20)
-            yield Lab(browser, session, token["token"])
+            yield Lab(browser, session, token)
         finally:
             on("slurmctld", f"scancel --user={USER} --name={JOB_NAME},{FILE_JOB_NAME}")
             with contextlib.suppress(WebDriverException):  # the user's saved layout back to the launcher
@@ -99,7 +99,7 @@ def lab() -> Iterator[Lab]:
                 wait_for_lab(browser, 30)
             for path in (SCRIPT, FILE_SCRIPT, SRUN_MARK, NOTEBOOK):
                 session.delete(f"{HUB}/user/{USER}/api/contents/{path}",
-                               headers={"Authorization": f"token {token['token']}"})  # fmt: skip
+                               headers={"Authorization": f"token {token}"})  # fmt: skip
             if session.server():
                 session.stop()
 
@@ -181,7 +181,6 @@ def accounted_state(job: str) -> str:
 
 
 SUBMITTED = re.compile(r"Submitted batch job (\d+) \((.+?)\)")
-TOASTS = "return [...document.querySelectorAll('.Toastify__toast')].map(toast => toast.textContent)"
 
 
 def submitted_job(lab: Lab, path: str) -> str:

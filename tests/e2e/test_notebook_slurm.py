@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import time
 
-from tests.support.hubclient import json_of
-
 USER, OTHER = "alice", "bob"
 
 
@@ -78,10 +76,8 @@ def test_a_web_app_on_the_servers_node_is_reached_through_the_hub_by_its_user_on
         "print(port)\n"
     ).strip()
     url = f"{alice.hub}/user/{USER}/proxy/{port}/marker.txt"
-    own = json_of(alice.api("POST", f"/users/{USER}/tokens", json={"note": "proxy test", "expires_in": 300}))
-    reply = alice.get(url, headers={"Authorization": f"token {own['token']}"})
+    reply = alice.get(url, headers={"Authorization": f"token {alice.token()}"})
     assert reply.status_code == 200 and reply.text == marker, (reply.status_code, reply.text[:300])
     bob = session_of_module(OTHER)
-    theirs = json_of(bob.api("POST", f"/users/{OTHER}/tokens", json={"note": "proxy test", "expires_in": 300}))
-    refused = bob.get(url, headers={"Authorization": f"token {theirs['token']}"}, allow_redirects=False)
+    refused = bob.get(url, headers={"Authorization": f"token {bob.token()}"}, allow_redirects=False)
     assert refused.status_code == 403 and marker not in refused.text, refused.status_code

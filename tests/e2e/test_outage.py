@@ -20,7 +20,7 @@ def test_hub_restart_during_a_controller_outage_keeps_the_server(session_of):
     wait_ready(bob)
     jobs = set(slurm_jobs("bob")) - before
     assert len(jobs) == 1
-    token = bob.api("POST", "/users/bob/tokens", json={"note": "outage", "expires_in": 600}).json()["token"]
+    token = bob.token()
     try:
         assert on("slurmctld", "systemctl stop slurmctld").returncode == 0
         assert on("slurmctld", "squeue").returncode != 0  # the controller is really down

@@ -97,6 +97,10 @@ def wait_for_lab(browser: webdriver.Chrome, deadline_s: float = 60) -> None:
     wait.until(ready.visibility_of_element_located((By.CSS_SELECTOR, "#jp-main-dock-panel .lm-TabBar-tab")))
 
 
+# The text of every JupyterLab notification shown (its toasts), for browser.execute_script.
+TOASTS = "return [...document.querySelectorAll('.Toastify__toast')].map(toast => toast.textContent)"
+
+
 def screenshot(browser: webdriver.Chrome, name: str) -> None:
     """Save the page as test-artifacts/NAME."""
     ARTIFACTS.mkdir(exist_ok=True)

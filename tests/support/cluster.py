@@ -81,7 +81,7 @@ def start_server(user: str, options: dict[str, object] | None = None) -> Server:
     # Polled, not the progress stream: for a server kept from the previous fault and not ready yet, the
     # progress API answered 400 (seen in test_1, after the hub was re-created).
     session.wait(f"{user}'s server ready", lambda: bool(session.server().get("ready")), 120, 0.2)
-    token = session.api("POST", f"/users/{user}/tokens", json={"note": "faults", "expires_in": 3600}).json()["token"]
+    token = session.token(expires_in_s=3600)
     server = Server(session, token)
     wait_for(f"{user}'s server answers through the proxy", server.answers, 30, 0.2)
     return server
