@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -94,9 +95,15 @@ def test_a_diamond_is_submitted_dependencies_first_with_a_held_gate(slurm, tmp_p
                                                            "afterok:104"]  # fmt: skip
     assert all("--kill-on-invalid-dep=yes" in call[1] for call in submitted)  # dependants of a failure are cancelled
     assert ["--hold" in call[1] for call in submitted] == [False, False, False, True, False]
-    left, gate, report = submitted[1][2], submitted[3][2], submitted[4][2]
+    left, right, gate, report = submitted[1][2], submitted[2][2], submitted[3][2], submitted[4][2]
     assert (
         "#SBATCH --cpus-per-task=2" in left and "#SBATCH --partition=debug" in left and "-m hpc_workflow.step" in left
+    )
+    assert right.endswith("exec bash -c 'python right.py'\n") and "hpc_workflow.step" not in right  # no Python start
+    ran = subprocess.run(["bash", "-s"], input=right.replace("python right.py", "echo ran; exit 3"), text=True,
+                         capture_output=True, check=False)  # fmt: skip
+    assert (
+        ran.returncode == 3 and ran.stdout.startswith("hpc-workflow: step right of diamond on ") and "ran" in ran.stdout
     )
     assert "#SBATCH --time=1" in gate and "exit 0" in gate
     assert "#SBATCH --partition=interactive" in report and "#SBATCH --account=m1000" in report

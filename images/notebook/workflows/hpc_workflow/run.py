@@ -104,6 +104,10 @@ class Run:
                 lines.append(f"#SBATCH --{option}={value}")
         if step.gate:
             lines.append("exit 0  # a gate: released by approve, cancelled (with its dependants) by reject")
+        elif step.command is not None:  # bash, as sbatch --wrap would: no Python start-up in every step's job
+            banner = f"hpc-workflow: step {step.name} of {self.workflow.name} on"
+            lines.append(f'echo {shlex.quote(banner)} "${{SLURMD_NODENAME:-$HOSTNAME}}"')  # no fork
+            lines.append(f"exec bash -c {shlex.quote(step.command)}")
         else:
             runner = [sys.executable, "-m", "hpc_workflow.step", str(self.path), step.name]
             lines.append("exec " + " ".join(shlex.quote(part) for part in runner))

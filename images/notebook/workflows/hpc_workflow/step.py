@@ -3,8 +3,8 @@
 A notebook step runs with papermill (its parameters injected), in a kernel whose connection file is
 <run>/steps/<step>/kernel.json while it runs, listening on the node's address so that the user's server can
 attach to it (`Run.kernel(step)`); the executed notebook and its HTML rendering land next to it. A failing cell
-is named in the job's log and in error.json, and the job fails. A command step is run by bash; its exit status
-is the job's.
+is named in the job's log and in error.json, and the job fails. (A command step's job script runs bash itself;
+this module runs one by bash too, when asked.)
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import sys
+import time
 
 from hpc_workflow.run import Run
 
@@ -39,6 +40,7 @@ def run_notebook(run: Run, name: str) -> int:
     connection = where / "kernel.json"
     kernel = KernelManager(kernel_name="python3", connection_file=str(connection), ip=node_address())
     code = 0
+    started = time.monotonic()
     try:
         papermill.execute_notebook(str(run.source / step.notebook), str(output), parameters=dict(step.parameters),
                                    kernel_name="python3", log_output=True, progress_bar=False,
@@ -52,9 +54,12 @@ def run_notebook(run: Run, name: str) -> int:
         code = 1
     finally:
         connection.unlink(missing_ok=True)
+    ran = time.monotonic() - started
     if output.is_file():
         html, _ = HTMLExporter().from_notebook_node(nbformat.read(output, as_version=4))
         (where / "output.html").write_text(html)
+    rendered = time.monotonic() - started - ran
+    print(f"hpc-workflow: step {name}: kernel start and cells {ran:.2f} s, HTML {rendered:.2f} s", flush=True)
     return code
 
 
