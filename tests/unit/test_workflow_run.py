@@ -201,3 +201,12 @@ def test_the_cli_runs_one_notebook_with_typed_parameters(slurm, tmp_path, capsys
     assert "FAILED" in shown and "cell 2 raised KeyError: 'x'" in shown
     assert cli(["wait", str(run.path)]) == 1  # the notebook's failure is the exit status
     assert cli(["status", "no-such-run"]) == 2
+
+
+def test_the_step_runner_runs_notebook_steps_only(slurm, tmp_path, capsys):
+    from hpc_workflow.step import main as step_main
+
+    run = submit(Workflow.from_yaml(DIAMOND), source=tmp_path)
+    assert step_main([]) == 2 and "usage" in capsys.readouterr().err
+    assert step_main([str(run.path), "right"]) == 2  # a command step: its job script runs bash itself
+    assert "not a notebook step" in capsys.readouterr().err

@@ -1,16 +1,15 @@
-"""A step inside its Slurm job: `python -m hpc_workflow.step RUN STEP`.
+"""A notebook step inside its Slurm job: `python -m hpc_workflow.step RUN STEP`.
 
 A notebook step runs with papermill (its parameters injected), in a kernel whose connection file is
 <run>/steps/<step>/kernel.json while it runs, listening on the node's address so that the user's server can
 attach to it (`Run.kernel(step)`); the executed notebook and its HTML rendering land next to it. A failing cell
-is named in the job's log and in error.json, and the job fails. (A command step's job script runs bash itself;
-this module runs one by bash too, when asked.)
+is named in the job's log and in error.json, and the job fails. (A command step's job script runs bash itself:
+`Run.job_script`.)
 """
 
 from __future__ import annotations
 
 import json
-import os
 import socket
 import sys
 import time
@@ -69,12 +68,11 @@ def main(argv: list[str]) -> int:
         return 2
     run = Run.load(argv[0])
     step = run.workflow.step(argv[1])
+    if not step.notebook:
+        print(f"hpc-workflow: step {step.name} is not a notebook step (its job script runs it)", file=sys.stderr)
+        return 2
     print(f"hpc-workflow: step {step.name} of {run.workflow.name} on {socket.gethostname()}", flush=True)
-    if step.notebook:
-        return run_notebook(run, step.name)
-    assert step.command is not None
-    os.execvp("bash", ["bash", "-c", step.command])
-    return 0  # not reached
+    return run_notebook(run, step.name)
 
 
 if __name__ == "__main__":
