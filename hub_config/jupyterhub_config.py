@@ -30,6 +30,11 @@ c.ConfigurableHTTPProxy.api_url = hub["proxy_api_url"]
 if hub["db_url"]:  # empty: JupyterHub's SQLite file in the working directory, the state volume
     c.JupyterHub.db_url = hub["db_url"]
 c.JupyterHub.cleanup_servers = False  # servers are Slurm jobs: a hub restart must not cancel them
+# Several servers per user (each its own Slurm job): the default one plus up to named_servers named ones.
+c.JupyterHub.allow_named_servers = int(hub["named_servers"]) > 0
+c.JupyterHub.named_server_limit_per_user = int(hub["named_servers"])
+# The home page lists them as a grid of Slurm jobs: place, state, job, node, time left (hpchub/templates).
+c.JupyterHub.template_paths = [hub_settings.TEMPLATES]
 c.JupyterHub.cleanup_proxy = False
 
 hub_settings.apply_authenticator(c, hub["authenticator"])

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 DEFAULT_PATH = "/etc/jupyterhub/hub.yaml"
+TEMPLATES = str(Path(__file__).parent / "templates")  # our pages, before JupyterHub's own
 
 
 class SettingsError(RuntimeError):

@@ -50,6 +50,11 @@ class Limits:
     default_partition: str = ""
     default_qos: str = ""  # the association's DefaultQOS
     qos_max_minutes: Mapping[str, int] = field(default_factory=dict)  # MaxWall of the QoS that have one
+    account_max_gpus: Mapping[str, int] = field(default_factory=dict)  # MaxTRES gres/gpu of the accounts that have one
+
+    def max_gpus(self, account: str) -> int | None:
+        """The GPUs a job charged to `account` may use; None when the account sets no limit."""
+        return self.account_max_gpus.get(account)
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,9 @@ def parse_options(raw: Mapping[str, Any], limits: Limits) -> SpawnOptions:
     if not 1 <= time_minutes <= max_minutes:
         raise OptionsError("time", f"must be from 1 to {max_minutes} minutes {within}")
     gpus = _integer(raw, "gpus", 0, 0, partition.max_gpus_per_node)
+    allowed = limits.max_gpus(account or "")
+    if allowed is not None and gpus > allowed:
+        raise OptionsError("gpus", f"project {account} allows {'no GPUs' if allowed == 0 else f'up to {allowed}'}")
     reservation = _choice(raw, "reservation", limits.reservations, None)
     return SpawnOptions(
         partition=partition_name,

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from hpchub.options import Limits, PartitionLimits, parse_minutes
 
 SINFO = ["sinfo", "--noheader", "--format=%R|%c|%m|%l|%D|%G"]
+LOAD = ["sinfo", "--noheader", "--format=%R|%C|%t|%D"]  # CPUs allocated/idle/other/total, node state, nodes
+PENDING = ["squeue", "--noheader", "--states=PENDING", "--format=%P"]
 
 
 class SlurmUnavailable(RuntimeError):
@@ -24,7 +26,8 @@ def parse_sinfo(text: str) -> dict[str, PartitionLimits]:
             continue
         name, cpus, memory, timelimit, nodes, gres = line.strip().split("|")
         minutes = 365 * 1440 if timelimit in ("infinite", "UNLIMITED") else parse_minutes(timelimit)
-        gpus = sum(int(part.rsplit(":", 1)[-1]) for part in gres.split(",") if part.startswith("gpu") and ":" in part)
+        gpus = sum(int(part.split("(")[0].rsplit(":", 1)[-1]) for part in gres.split(",")
+                   if part.startswith("gpu:"))  # gpu:2, gpu:a100:4, gpu:2(S:0-1)  # fmt: skip
         limits = PartitionLimits(name, int(nodes), int(cpus.rstrip("+")), int(memory.rstrip("+")), minutes, gpus)
         known = partitions.get(name)
         if known:  # several node kinds in one partition: promise only what every node has
@@ -67,6 +70,24 @@ def parse_associations(text: str) -> Associations:
         accounts.remove(default_account)
         accounts.insert(0, default_account)
     return Associations(tuple(accounts), tuple(qos), default_qos)
+
+
+def parse_account_gpus(text: str, user: str) -> dict[str, int]:
+    """`sacctmgr -nP show assoc where account=... format=account,user,maxtres` -> each account's MaxTRES gres/gpu
+    for `user`: the user's own association's limit where it sets one, else the account's (Slurm's inheritance)."""
+    own: dict[str, int] = {}
+    inherited: dict[str, int] = {}
+    for line in text.splitlines():
+        if line.count("|") != 2:
+            continue
+        account, name, max_tres = line.strip().split("|")
+        for tres in max_tres.split(","):
+            if tres.startswith("gres/gpu="):
+                if name == user:
+                    own[account] = int(tres.partition("=")[2])
+                elif not name:
+                    inherited[account] = int(tres.partition("=")[2])
+    return {**inherited, **own}
 
 
 def parse_qos_max_wall(text: str) -> dict[str, int]:
@@ -119,7 +140,66 @@ class LimitsCache:
             run(["sacctmgr", "--noheader", "--parsable2", "show", "qos", "format=name,maxwall"]),
         )  # fmt: skip
         assoc = parse_associations(assoc_text)
-        limits = Limits(parse_sinfo(partitions_text), assoc.accounts, assoc.qos, (), self.default_partition,
-                        assoc.default_qos, parse_qos_max_wall(qos_text))  # fmt: skip
+        partitions = parse_sinfo(partitions_text)
+        gpus: dict[str, int] = {}
+        if assoc.accounts and any(p.max_gpus_per_node for p in partitions.values()):  # GPU limits matter
+            gpus = parse_account_gpus(await run([
+                "sacctmgr", "--noheader", "--parsable2", "show", "assoc", "where", f"cluster={self.cluster}",
+                f"account={','.join(assoc.accounts)}", "format=account,user,maxtres"]), user)  # fmt: skip
+        limits = Limits(partitions, assoc.accounts, assoc.qos, (), self.default_partition, assoc.default_qos,
+                        parse_qos_max_wall(qos_text), gpus)  # fmt: skip
         self._cache[user] = (time.monotonic(), limits)
         return limits
+
+
+@dataclass(frozen=True)
+class Availability:
+    """How busy a partition is now: what the form shows beside it."""
+
+    idle_nodes: int = 0
+    idle_cpus: int = 0
+    cpus: int = 0
+    pending_jobs: int = 0
+
+    def describe(self) -> str:
+        nodes = f"{self.idle_nodes} idle node{'s' if self.idle_nodes != 1 else ''}"
+        jobs = f"{self.pending_jobs} job{'s' if self.pending_jobs != 1 else ''} waiting"
+        return f"now {self.idle_cpus} of {self.cpus} CPUs free, {nodes}, {jobs}"
+
+
+def parse_availability(load: str, pending: str) -> dict[str, Availability]:
+    """sinfo `%R|%C|%t|%D` lines and squeue's pending jobs' partitions -> each partition's availability."""
+    found: dict[str, Availability] = {}
+    for line in load.splitlines():
+        if line.count("|") != 3:
+            continue
+        name, cpus, state, nodes = line.strip().split("|")
+        _, idle, _, total = (int(part) for part in cpus.split("/"))
+        known = found.get(name, Availability())
+        idle_nodes = int(nodes) if state.rstrip("*~#!%$@^-") == "idle" else 0
+        found[name] = Availability(known.idle_nodes + idle_nodes, known.idle_cpus + idle, known.cpus + total, 0)
+    waiting: dict[str, int] = {}
+    for line in pending.splitlines():
+        for name in line.strip().split(","):  # a job may wait for any of several partitions
+            if name:
+                waiting[name] = waiting.get(name, 0) + 1
+    return {name: Availability(a.idle_nodes, a.idle_cpus, a.cpus, waiting.get(name, 0)) for name, a in found.items()}
+
+
+class AvailabilityCache:
+    """Every partition's availability, for every user's form: one sinfo and one squeue per `ttl` seconds. When
+    Slurm does not answer, the form goes without (an empty mapping), it is never refused for it."""
+
+    def __init__(self, ttl: float = 10) -> None:
+        self.ttl = ttl
+        self._read: tuple[float, dict[str, Availability]] | None = None
+
+    async def now(self) -> dict[str, Availability]:
+        if self._read and time.monotonic() - self._read[0] < self.ttl:
+            return self._read[1]
+        try:
+            load, pending = await asyncio.gather(run(LOAD, timeout=5), run(PENDING, timeout=5))
+        except SlurmUnavailable:
+            return {}
+        self._read = (time.monotonic(), parse_availability(load, pending))
+        return self._read[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 import pwd
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, ClassVar
@@ -17,14 +18,14 @@ from traitlets import Bool, Float, Int, Unicode, default
 from hpchub.home_quota import QuotaCheck, check_home_quota
 from hpchub.options import Limits, OptionsError, SpawnOptions, max_time_minutes, parse_options, sbatch_directives
 from hpchub.slurm_errors import slurm_refusal
-from hpchub.slurm_limits import LimitsCache, SlurmUnavailable, run
+from hpchub.slurm_limits import AvailabilityCache, LimitsCache, SlurmUnavailable, run
 from hpchub.start_load import StartLoad
 
 # The log's name marks the job as a Jupyter server for Slurm's node Epilog, which cancels the server's Dask and
 # IPython Parallel jobs with it (roles/slurm, hpchub-sweep.sh): a site's own batch_script keeps that name.
 BATCH_SCRIPT = """#!/bin/bash
 {{directives}}
-#SBATCH --job-name=jupyter-{{username}}
+#SBATCH --job-name=jupyter-{{username}}{{job_name_suffix}}
 #SBATCH --output={{homedir}}/.jupyterhub-slurm-%j.log
 #SBATCH --chdir={{homedir}}
 #SBATCH --export={{keepvars}}
@@ -67,6 +68,7 @@ class HpcSlurmSpawner(SlurmSpawner):
     stop_check_interval = 1.0  # seconds between the checks that a cancelled job ended (likewise)
 
     _caches: ClassVar[dict[tuple[str, str, float], LimitsCache]] = {}
+    _availability: ClassVar[AvailabilityCache] = AvailabilityCache()  # shared by every user's form
     _retries: ClassVar[set[asyncio.Future[None]]] = set()  # scancels to retry: kept referenced until done
     _start_load: ClassVar[StartLoad | None] = None  # the servers starting now, across all users
     spawn_options: SpawnOptions | None = None
@@ -112,6 +114,7 @@ class HpcSlurmSpawner(SlurmSpawner):
         # restart, when the options of a running server are no longer in memory) do not.
         options = self.spawn_options
         subvars["directives"] = "\n".join(sbatch_directives(options)) if options else ""
+        subvars["job_name_suffix"] = job_name_suffix(self.name)
         return subvars
 
     async def submit_batch_script(self) -> Any:
@@ -334,6 +337,12 @@ async def apply_user_options(spawner: HpcSlurmSpawner, user_options: dict[str, A
     await spawner.check_quota()
 
 
+def job_name_suffix(server_name: str) -> str:
+    """`-NAME` for a named server's job (jupyter-alice-gpu), its characters limited to what a directive may hold."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", server_name)[:40]
+    return f"-{safe}" if safe else ""
+
+
 def as_user_options(options: SpawnOptions) -> dict[str, str]:
     values = {
         "partition": options.partition,
@@ -367,16 +376,28 @@ def _number(name: str, label: str, low: int, high: int, value: int) -> str:
     )
 
 
+def user_max_gpus(limits: Limits) -> int:
+    """The most GPUs per node any of the user's projects allows on any partition (0: the form shows no GPUs)."""
+    most = max((p.max_gpus_per_node for p in limits.partitions.values()), default=0)
+    allowed = [most if limits.max_gpus(account) is None else limits.max_gpus(account) for account in limits.accounts]
+    return min(most, max(allowed, default=0))  # type: ignore[type-var]
+
+
 async def render_options_form(spawner: HpcSlurmSpawner) -> str:
     """The spawn form, drawn from the same limits the parser enforces."""
     limits = await spawner.user_limits()
     if not limits.accounts:
         return '<p class="alert alert-danger">You have no Slurm account to charge: ask for one to be added.</p>'
-    defaults = parse_options({}, limits)
+    try:  # the server's last choices, where Slurm still allows them (JupyterHub keeps a server's user_options)
+        defaults = parse_options(dict(spawner.user_options or {}), limits)
+    except OptionsError:
+        defaults = parse_options({}, limits)
     part = limits.partitions[defaults.partition]
-    limits_note = ", ".join(
+    now = await spawner._availability.now()
+    limits_note = "; ".join(
         f"{p.name}: up to {p.max_nodes} nodes, {p.max_cpus_per_node} CPUs and {p.max_memory_mb_per_node} MB per node, "
-        f"{p.max_time_minutes} min"
+        f"{p.max_time_minutes} min" + (f", {p.max_gpus_per_node} GPUs per node" if p.max_gpus_per_node else "")
+        + (f" ({now[p.name].describe()})" if p.name in now else "")
         for p in limits.partitions.values()
     ) + "".join(f"; QoS {name}: up to {minutes} min" for name, minutes in limits.qos_max_minutes.items()
                 if name in limits.qos)  # fmt: skip
@@ -384,12 +405,15 @@ async def render_options_form(spawner: HpcSlurmSpawner) -> str:
         _select("partition", "Partition", tuple(limits.partitions), defaults.partition),
         _select("account", "Account (project)", limits.accounts, defaults.account),
         _select("qos", "QoS", limits.qos, defaults.qos),
-        _number("nodes", "Nodes", 1, part.max_nodes, 1),
+        _number("nodes", "Nodes", 1, part.max_nodes, defaults.nodes),
         _number("cpus", "CPUs per node", 1, part.max_cpus_per_node, defaults.cpus),
         _number("memory", "Memory per node (MB)", 1, part.max_memory_mb_per_node, defaults.memory_mb),
         _number(
             "time", "Time limit (minutes)", 1, max_time_minutes(limits, part, defaults.qos)[0], defaults.time_minutes
         ),
     ]
+    gpus = user_max_gpus(limits)
+    if gpus:  # only for a user whose projects allow GPUs
+        fields.append(_number("gpus", "GPUs per node", 0, gpus, min(defaults.gpus, gpus)))
     note = f'<p class="help-block">{html.escape(limits_note)}</p>'
     return "\n".join(f'<div class="form-group">{field}</div>' for field in fields) + note

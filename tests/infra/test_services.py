@@ -36,9 +36,26 @@ def test_slurm_sees_every_compute_node_idle(controller):
     assert states == {name: "idle" for name in hosts_of("compute")}
 
 
-def test_partitions_debug_and_interactive(controller):
-    out = controller.check_output("sinfo --noheader --format='%R'")
-    assert set(out.split()) == {"debug", "interactive"}
+def test_partitions_debug_interactive_and_gpu(controller):
+    out = controller.check_output("sinfo --noheader --format='%R %N %G'")
+    lines = sorted(out.splitlines())  # a line per kind of node: c1 has no GPU
+    assert lines == [
+        "debug c1 (null)",
+        "debug c2 gpu:2",
+        "gpu c2 gpu:2",
+        "interactive c1 (null)",
+        "interactive c2 gpu:2",
+    ]
+
+
+def test_c2_declares_two_gpus_and_projects_limit_them(controller):
+    """slurm_node_gres and slurm_accounts' max_gpus (roles/slurm): Slurm accounts gres/gpu, m1000 may use 2."""
+    assert "Gres=gpu:2" in controller.check_output("scontrol show node c2")
+    assert "gres/gpu" in controller.check_output("scontrol show config | grep -i AccountingStorageTRES")
+    limits = controller.check_output(
+        "sacctmgr --noheader --parsable2 show assoc where cluster=hpclocal format=account,user,maxtres"
+    ).splitlines()
+    assert "m1000||gres/gpu=2" in limits and "m2000||gres/gpu=0" in limits, limits
 
 
 def test_qos_normal_and_debug(controller):

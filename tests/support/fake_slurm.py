@@ -10,8 +10,9 @@ marshal file) in that directory. A test submits through them, as the hub does, a
 - `fail(command, stderr, code, times)`, `hang(command)`, `heal(command)`: a command that fails (all the
   time or its next `times` calls; exit 0 with `stdout` answers in Slurm's place), or gives no answer
   until healed;
-- `set_partitions`, `set_associations`, `set_qos`: what sinfo (`--format=%R|%c|%m|%l|%D|%G`) and sacctmgr
-  (`defaultaccount|account|qos|defaultqos` per user; `name|maxwall` of the QoS) answer.
+- `set_partitions`, `set_associations`, `set_qos`, `set_account_limits`: what sinfo (`--format=%R|%c|%m|%l|%D|%G`)
+  and sacctmgr (`defaultaccount|account|qos|defaultqos` per user; `name|maxwall` of the QoS;
+  `account|user|maxtres` of the associations) answer.
 
 A job is forgotten by squeue ("slurm_load_jobs error: Invalid job id specified", exit 1) when it is
 `purged` or unknown; scancel of a job squeue no longer lists fails the same way.
@@ -101,6 +102,8 @@ def answer(table, name, argv, stdin):
         table["next_id"] += 1
         jobs[job_id] = {"script": stdin, "squeue": "PENDING", "reason": "None", "node": "n/a", "sacct": "PENDING"}
         return job_id + "\n", "", 0
+    if name == "squeue" and "--states=PENDING" in argv:  # the form's availability: pending jobs' partitions
+        return table.get("pending", ""), "", 0
     if name == "squeue":
         job = jobs.get(option(argv, "-j"))
         if job is None or job["squeue"] == "purged":
@@ -117,11 +120,15 @@ def answer(table, name, argv, stdin):
     if name == "sacct":
         job = jobs.get(option(argv, "-j"))
         return (job["sacct"] + "\n" if job and job["sacct"] else ""), "", 0
+    if name == "sinfo" and any("%C" in word for word in argv):  # the form's availability: CPUs and idle nodes
+        return table.get("load", ""), "", 0
     if name == "sinfo":
         return table["sinfo"], "", 0
     if name == "sacctmgr":
         if "qos" in argv[argv.index("show") + 1:argv.index("show") + 2]:
             return table["qos"], "", 0
+        if "assoc" in argv[argv.index("show") + 1:argv.index("show") + 2]:
+            return table.get("account_limits", ""), "", 0
         user = next((word[5:] for word in argv if word.startswith("name=")), "")
         return table["associations"].get(user, ""), "", 0
     return "", f"{name}: not a command of the fake\n", 2
@@ -273,6 +280,17 @@ class FakeSlurm:
         """sacctmgr's `defaultaccount|account|qos|defaultqos` lines for `user` (nothing: no account)."""
         with self._edit() as data:
             data["associations"][user] = text
+
+    def set_load(self, sinfo: str, pending: str = "") -> None:
+        """sinfo's `%R|%C|%t|%D` lines (CPUs allocated/idle/other/total, node state, node count) and squeue's
+        pending jobs' partitions (`%P`), for the form's availability."""
+        with self._edit() as data:
+            data["load"], data["pending"] = sinfo, pending
+
+    def set_account_limits(self, text: str) -> None:
+        """sacctmgr's `account|user|maxtres` lines of the associations (`show assoc`)."""
+        with self._edit() as data:
+            data["account_limits"] = text
 
     def set_qos(self, text: str) -> None:
         """sacctmgr's `name|maxwall` lines of the QoS."""

@@ -66,6 +66,7 @@ def spawner_log() -> logging.Logger:
 @pytest.fixture
 def make_spawner(fake_slurm, monkeypatch, spawner_log) -> Callable[..., Any]:
     """`make_spawner(cls=HpcSlurmSpawner, **traits)`: a spawner of USER's default server, not started."""
+    from hpchub.slurm_limits import AvailabilityCache
     from hpchub.spawner import HpcSlurmSpawner
     from jupyterhub import orm
     from jupyterhub.objects import Hub, Server
@@ -73,6 +74,7 @@ def make_spawner(fake_slurm, monkeypatch, spawner_log) -> Callable[..., Any]:
 
     # What the spawner keeps per class (limits cache, start-up load, background scancels) starts empty.
     monkeypatch.setattr(HpcSlurmSpawner, "_caches", {})
+    monkeypatch.setattr(HpcSlurmSpawner, "_availability", AvailabilityCache())
     monkeypatch.setattr(HpcSlurmSpawner, "_start_load", None)
     monkeypatch.setattr(HpcSlurmSpawner, "_retries", set())
 

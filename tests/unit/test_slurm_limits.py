@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from hpchub.slurm_limits import Associations, parse_associations, parse_qos_max_wall, parse_sinfo
+from hpchub.slurm_limits import (
+    Associations,
+    Availability,
+    parse_account_gpus,
+    parse_associations,
+    parse_availability,
+    parse_qos_max_wall,
+    parse_sinfo,
+)
 
 SINFO = "debug|2|2048|1:00:00|2|(null)\ninteractive|2|2048|8:00:00|2|(null)\n"
 
@@ -39,3 +47,29 @@ def test_qos_max_wall_from_sacctmgr():
         "quick": 10,
         "long": 2880,
     }
+
+
+def test_gpus_per_node_from_sinfos_gres_forms():
+    text = "gpu|2|8192|4:00:00|1|gpu:2\na100|64|256000|1-00:00:00|2|gpu:a100:4(S:0-1)\ncpu|2|8192|1:00:00|2|(null)\n"
+    partitions = parse_sinfo(text)
+    assert [partitions[name].max_gpus_per_node for name in ("gpu", "a100", "cpu")] == [2, 4, 0]
+
+
+def test_account_gpu_limits_the_users_own_over_the_projects():
+    # `sacctmgr -nP show assoc where cluster=hpclocal account=m1000,m2000 format=account,user,maxtres`
+    text = "m1000||gres/gpu=2\nm1000|alice|\nm1000|bob|\nm2000||cpu=8,gres/gpu=0\nm2000|bob|gres/gpu=1\nm3000||\n"
+    assert parse_account_gpus(text, "alice") == {"m1000": 2, "m2000": 0}
+    assert parse_account_gpus(text, "bob") == {"m1000": 2, "m2000": 1}  # bob's own limit in m2000
+
+
+def test_availability_sums_each_partitions_lines_and_counts_waiting_jobs():
+    # `sinfo --noheader --format=%R|%C|%t|%D` and `squeue --noheader --states=PENDING --format=%P`
+    load = "debug|1/1/0/2|mix|1\ndebug|0/2/0/2|idle|1\ngpu|0/2/0/2|idle~|1\ninteractive|2/0/0/2|alloc|1\n"
+    pending = "debug\ndebug,interactive\ninteractive\n"
+    now = parse_availability(load, pending)
+    assert now == {
+        "debug": Availability(idle_nodes=1, idle_cpus=3, cpus=4, pending_jobs=2),
+        "gpu": Availability(1, 2, 2, 0),  # a powered-down idle node (idle~) is idle
+        "interactive": Availability(0, 0, 2, 2),
+    }
+    assert now["debug"].describe() == "now 3 of 4 CPUs free, 1 idle node, 2 jobs waiting"

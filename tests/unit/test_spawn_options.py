@@ -124,3 +124,32 @@ def test_sbatch_directives_are_single_safe_lines():
     lines = sbatch_directives(options)
     assert "#SBATCH --time=08:00:00" in lines and "#SBATCH --cpus-per-task=2" in lines
     assert all("\n" not in line and line.startswith("#SBATCH --") for line in lines)
+
+
+GPU_LIMITS = Limits(
+    partitions={"debug": LIMITS.partitions["debug"], "gpu": PartitionLimits("gpu", 1, 2, 8192, 240, 2)},
+    accounts=("m1000", "m2000", "m3000"),
+    qos=("normal",),
+    default_partition="debug",
+    account_max_gpus={"m1000": 2, "m2000": 0},  # m3000 sets no limit
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        ({"partition": "gpu", "account": "m2000", "gpus": "1"}, "project m2000 allows no GPUs"),
+        ({"partition": "gpu", "account": "m1000", "gpus": "3"}, "must be from 0 to 2"),  # the node has 2
+        ({"partition": "debug", "account": "m1000", "gpus": "1"}, "must be from 0 to 0"),  # no GPU in debug
+    ],
+)
+def test_gpus_beyond_the_projects_or_the_nodes_allowance_are_refused(raw, words):
+    with pytest.raises(OptionsError) as refused:
+        parse_options(raw, GPU_LIMITS)
+    assert refused.value.field == "gpus" and words in refused.value.message
+
+
+def test_gpus_within_the_allowance_become_a_directive():
+    options = parse_options({"partition": "gpu", "account": "m3000", "gpus": "2"}, GPU_LIMITS)
+    assert "#SBATCH --gpus-per-node=2" in sbatch_directives(options)
+    assert parse_options({"partition": "gpu", "account": "m2000"}, GPU_LIMITS).gpus == 0  # the node, no GPU

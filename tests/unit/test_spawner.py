@@ -70,6 +70,13 @@ def test_form_values_become_spawn_options_and_sbatch_directives(make_spawner, fa
     assert fake_slurm.calls("sbatch") == [["--parsable"]]
 
 
+def test_a_named_servers_job_carries_its_name(make_spawner, fake_slurm):
+    spawner = make_spawner()
+    spawner.orm_spawner.name = "gpu work/1"  # a named server's (more characters than a directive may hold)
+    job = asyncio.run(submitted(spawner, {"partition": "interactive"}))
+    assert f"#SBATCH --job-name=jupyter-{USER}-gpu_work_1\n" in fake_slurm.script(job)
+
+
 def test_rest_values_may_be_json_numbers(make_spawner, fake_slurm):
     spawner = make_spawner()
     job = asyncio.run(submitted(spawner, {"partition": "interactive", "cpus": 2, "time": 30, "nodes": 2}))
@@ -121,7 +128,8 @@ def test_limits_are_read_once_per_ttl_for_a_user(make_spawner, fake_slurm):
         await spawner._run_apply_user_options({"cpus": 2})
 
     asyncio.run(twice())
-    assert len(fake_slurm.calls("sinfo")) == 1 and len(fake_slurm.calls("sacctmgr")) == 2  # associations, QoS
+    # associations, QoS, and the GPU limits of the user's projects (the fake's interactive partition has GPUs)
+    assert len(fake_slurm.calls("sinfo")) == 1 and len(fake_slurm.calls("sacctmgr")) == 3
     associations = next(argv for argv in fake_slurm.calls("sacctmgr") if "withassoc" in argv)
     assert [word for word in associations if "=" in word][:2] == [f"name={USER}", "cluster=test"]
 
@@ -132,7 +140,50 @@ def test_the_form_shows_the_users_partitions_accounts_and_limits(make_spawner):
     assert '<option value="m1000" selected>m1000</option><option value="m2000">m2000</option>' in form
     assert '<option value="normal" selected>normal</option>' in form
     assert 'name="cpus" id="cpus" min="1" max="2" value="1"' in form  # the default partition's limits
-    assert "interactive: up to 2 nodes, 4 CPUs and 4096 MB per node, 480 min" in form
+    assert "interactive: up to 2 nodes, 4 CPUs and 4096 MB per node, 480 min, 2 GPUs per node" in form
+    assert 'name="gpus" id="gpus" min="0" max="2" value="0"' in form  # no project of the user limits GPUs
+
+
+def test_the_form_shows_each_partitions_availability_from_one_cached_sinfo_and_squeue(make_spawner, fake_slurm):
+    fake_slurm.set_load("debug|1/3/0/4|mix|2\ninteractive|4/0/0/4|alloc|2\n", "interactive\ninteractive\n")
+    form = asyncio.run(make_spawner().get_options_form())
+    assert (
+        "debug: up to 2 nodes, 2 CPUs and 2048 MB per node, 60 min (now 3 of 4 CPUs free, 0 idle nodes, 0 jobs" in form
+    )
+    assert "(now 0 of 4 CPUs free, 0 idle nodes, 2 jobs waiting)" in form
+    asyncio.run(make_spawner().get_options_form())  # another user's form, within the cache's 10 s
+    assert len([argv for argv in fake_slurm.calls("sinfo") if "--format=%R|%C|%t|%D" in argv]) == 1
+    assert len([argv for argv in fake_slurm.calls("squeue") if "--states=PENDING" in argv]) == 1
+
+
+def test_the_form_goes_without_availability_when_slurm_does_not_answer(make_spawner, fake_slurm):
+    fake_slurm.set_load("debug|1/3/0/4|mix|2\n")
+    fake_slurm.fail("squeue", "slurm_load_jobs error: Unable to contact slurm controller (connect failure)")
+    form = asyncio.run(make_spawner().get_options_form())
+    assert 'name="partition"' in form and "(now" not in form
+
+
+def test_the_form_offers_gpus_only_as_far_as_the_users_projects_allow(make_spawner, fake_slurm):
+    fake_slurm.set_account_limits("m1000||gres/gpu=1\nm2000||gres/gpu=0\n")
+    form = asyncio.run(make_spawner().get_options_form())
+    assert 'name="gpus" id="gpus" min="0" max="1" value="0"' in form
+    fake_slurm.set_account_limits("m1000||gres/gpu=0\nm2000||gres/gpu=0\n")
+    form = asyncio.run(make_spawner(limits_ttl=0).get_options_form())
+    assert 'name="gpus"' not in form
+
+
+def test_the_form_starts_from_the_servers_last_choices_where_slurm_still_allows_them(make_spawner):
+    spawner = make_spawner()
+    spawner.user_options = {"partition": "interactive", "account": "m2000", "cpus": "3", "time": "90", "gpus": "1"}
+    form = asyncio.run(spawner.get_options_form())
+    assert '<option value="interactive" selected>' in form and '<option value="m2000" selected>' in form
+    assert (
+        'name="cpus" id="cpus" min="1" max="4" value="3"' in form and 'name="time" id="time" min="1" max="480"' in form
+    )
+    assert 'value="90"' in form and 'name="gpus" id="gpus" min="0" max="2" value="1"' in form
+    spawner.user_options = {"partition": "gone"}  # a partition since removed: Slurm's defaults again
+    form = asyncio.run(spawner.get_options_form())
+    assert '<option value="debug" selected>' in form
 
 
 def test_a_user_without_an_account_gets_the_alert_instead_of_a_form(make_spawner, fake_slurm):
