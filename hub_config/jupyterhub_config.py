@@ -9,7 +9,7 @@ hub.yaml. Last, the site's own jupyterhub_config.d/*.py are loaded, in sorted or
 import os
 import sys
 
-from hpchub import hub_settings, port_report
+from hpchub import hub_settings, port_report, time_left
 from hpchub.proxy_watch import WatchedProxy
 from hpchub.spawner import HpcSlurmSpawner
 from hpchub.stock_reference import StockReferenceSpawner
@@ -35,6 +35,7 @@ c.JupyterHub.allow_named_servers = int(hub["named_servers"]) > 0
 c.JupyterHub.named_server_limit_per_user = int(hub["named_servers"])
 # The home page lists them as a grid of Slurm jobs: place, state, job, node, time left (hpchub/templates).
 c.JupyterHub.template_paths = [hub_settings.TEMPLATES]
+c.JupyterHub.extra_handlers = time_left.HANDLERS
 c.JupyterHub.cleanup_proxy = False
 
 hub_settings.apply_authenticator(c, hub["authenticator"])

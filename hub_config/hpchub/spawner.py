@@ -379,8 +379,8 @@ def _number(name: str, label: str, low: int, high: int, value: int) -> str:
 def user_max_gpus(limits: Limits) -> int:
     """The most GPUs per node any of the user's projects allows on any partition (0: the form shows no GPUs)."""
     most = max((p.max_gpus_per_node for p in limits.partitions.values()), default=0)
-    allowed = [most if limits.max_gpus(account) is None else limits.max_gpus(account) for account in limits.accounts]
-    return min(most, max(allowed, default=0))  # type: ignore[type-var]
+    allowed = (limits.max_gpus(account) for account in limits.accounts)
+    return min(most, max((most if limit is None else limit for limit in allowed), default=0))
 
 
 async def render_options_form(spawner: HpcSlurmSpawner) -> str:

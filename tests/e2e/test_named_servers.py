@@ -6,6 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.support.browser import log_in, screenshot
 from tests.support.docker import on
 from tests.support.hubclient import HUB
 from tests.support.waiting import wait_for
@@ -20,7 +23,7 @@ def erins_jobs(fields: str = "%T %P") -> dict[str, str]:
     return dict(line.split(" ", 1) for line in out.splitlines() if line.strip())
 
 
-def test_two_named_servers_of_one_user_run_at_once_as_their_own_jobs(session_of):
+def test_two_named_servers_of_one_user_run_at_once_as_their_own_jobs(session_of, browser):
     erin = session_of("erin")
 
     def servers() -> dict[str, Any]:
@@ -33,18 +36,33 @@ def test_two_named_servers_of_one_user_run_at_once_as_their_own_jobs(session_of)
         wait_for("both named servers ready", lambda: all(servers().get(n, {}).get("ready") for n in NAMES), 120)
         jobs = erins_jobs()
         assert jobs == {"jupyter-erin-short": "RUNNING debug", "jupyter-erin-long": "RUNNING interactive"}, jobs
-        for name in NAMES:
-            reply = erin.get(f"{HUB}/user/erin/{name}/api/status")
+        for name in NAMES:  # each answers at its own URL (server_get's path is under /user/erin/)
+            reply = erin.server_get(f"{name}/api/status")
             assert reply.status_code == 200, (name, reply.status_code)
-        # The home page's grid: each server's place, state, job and node (time left is filled in by the page).
+        # The home page's grid: each server's place, state, job and node (the page fills in the time left).
         home = re.sub(r"\s+", " ", erin.get(f"{HUB}/hub/home").text)
         for name, (job, node) in ((n, erins_jobs("%i %N")[f"jupyter-erin-{n}"].split()) for n in NAMES):
             row = home[home.index(f'data-server-name="{name}"') :]
             row = row[: row.index("</tr>")]
             place = OPTIONS[name]["partition"]
             for cell in (f'"server-place">{place}<', '"server-state">running<', f'"server-job">{job}<',
-                         f'"server-node">{node}<', f"/user/erin/{name}/hpc-job-clock/job"):  # fmt: skip
+                         f'"server-node">{node}<', f'href="/user/erin/{name}/"'):  # fmt: skip
                 assert cell in row, (cell, row)
+
+        # In a real browser, the page fills in each job's time left (hpchub.time_left: one squeue).
+        log_in(browser, "erin", f"{HUB}/hub/login?next=/hub/home")
+        browser.get(f"{HUB}/hub/home")
+        cells = (
+            "return Object.fromEntries([...document.querySelectorAll('tr[data-server-name]')].map("
+            "r => [r.dataset.serverName, r.querySelector('td.server-time-left').textContent.trim()]))"
+        )
+        WebDriverWait(browser, 30, poll_frequency=0.2).until(
+            lambda b: (
+                b.execute_script(cells)
+                in ({"short": "19 min", "long": "1 h 59 min"}, {"short": "20 min", "long": "2 h 0 min"})
+            )
+        )
+        screenshot(browser, "named-servers")
 
         erin.api("DELETE", "/users/erin/servers/short")
         wait_for("the short server's job gone", lambda: "jupyter-erin-short" not in erins_jobs(), 60, 0.5)

@@ -597,3 +597,10 @@ def test_another_scancel_error_is_raised(make_spawner, fake_slurm):
     with pytest.raises(RuntimeError, match="Access/permission denied"):
         stop_job(spawner, fake_slurm, lambda job: fake_slurm.fail("scancel", denied.format(job=job)))
     assert not spawner.cancel_deferred and not HpcSlurmSpawner._retries
+
+
+def test_the_home_pages_time_left_from_squeues_forms():
+    from hpchub.time_left import parse_time_left
+
+    out = "101|19:43\n102|1:59:40\n103|2-03:00:00\n104|UNLIMITED\n105|0:07\n"
+    assert parse_time_left(out) == {"101": 1183, "102": 7180, "103": 183600, "104": None, "105": 7}
