@@ -62,7 +62,7 @@ def test_two_named_servers_of_one_user_run_at_once_as_their_own_jobs(session_of,
                 in ({"short": "19 min", "long": "1 h 59 min"}, {"short": "20 min", "long": "2 h 0 min"})
             )
         )
-        screenshot(browser, "named-servers")
+        screenshot(browser, "named-servers.png")
 
         erin.api("DELETE", "/users/erin/servers/short")
         wait_for("the short server's job gone", lambda: "jupyter-erin-short" not in erins_jobs(), 60, 0.5)
