@@ -394,13 +394,13 @@ async def render_options_form(spawner: HpcSlurmSpawner) -> str:
         defaults = parse_options({}, limits)
     part = limits.partitions[defaults.partition]
     now = await spawner._availability.now()
-    limits_note = "; ".join(
+    notes = [
         f"{p.name}: up to {p.max_nodes} nodes, {p.max_cpus_per_node} CPUs and {p.max_memory_mb_per_node} MB per node, "
         f"{p.max_time_minutes} min" + (f", {p.max_gpus_per_node} GPUs per node" if p.max_gpus_per_node else "")
         + (f" ({now[p.name].describe()})" if p.name in now else "")
         for p in limits.partitions.values()
-    ) + "".join(f"; QoS {name}: up to {minutes} min" for name, minutes in limits.qos_max_minutes.items()
-                if name in limits.qos)  # fmt: skip
+    ] + [f"QoS {name}: up to {minutes} min" for name, minutes in limits.qos_max_minutes.items()
+         if name in limits.qos]  # fmt: skip
     fields = [
         _select("partition", "Partition", tuple(limits.partitions), defaults.partition),
         _select("account", "Account (project)", limits.accounts, defaults.account),
@@ -415,5 +415,5 @@ async def render_options_form(spawner: HpcSlurmSpawner) -> str:
     gpus = user_max_gpus(limits)
     if gpus:  # only for a user whose projects allow GPUs
         fields.append(_number("gpus", "GPUs per node", 0, gpus, min(defaults.gpus, gpus)))
-    note = f'<p class="help-block">{html.escape(limits_note)}</p>'
+    note = '<ul class="help-block">' + "".join(f"<li>{html.escape(line)}</li>" for line in notes) + "</ul>"
     return "\n".join(f'<div class="form-group">{field}</div>' for field in fields) + note

@@ -83,7 +83,7 @@ def spawn_from_form(
     time_limit.clear()
     time_limit.send_keys(str(minutes))
     submit = browser.find_element(By.CSS_SELECTOR, "form input[type=submit], form button[type=submit]")
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", submit)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", submit)
     submit.click()
     wait.until(ready.url_contains(f"/user/{user}/lab"))
     wait_for_lab(browser, deadline_s)
