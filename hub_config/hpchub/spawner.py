@@ -388,8 +388,12 @@ async def render_options_form(spawner: HpcSlurmSpawner) -> str:
     limits = await spawner.user_limits()
     if not limits.accounts:
         return '<p class="alert alert-danger">You have no Slurm account to charge: ask for one to be added.</p>'
-    try:  # the server's last choices, where Slurm still allows them (JupyterHub keeps a server's user_options)
-        defaults = parse_options(dict(spawner.user_options or {}), limits)
+    # The server's last choices, where Slurm still allows them (JupyterHub keeps a server's user_options), except
+    # GPUs: the field cannot follow a change of partition, so a count kept from a GPU partition would refuse the
+    # spawn in any other.
+    last = {key: value for key, value in dict(spawner.user_options or {}).items() if key != "gpus"}
+    try:
+        defaults = parse_options(last, limits)
     except OptionsError:
         defaults = parse_options({}, limits)
     part = limits.partitions[defaults.partition]

@@ -180,7 +180,7 @@ def test_the_form_starts_from_the_servers_last_choices_where_slurm_still_allows_
     assert (
         'name="cpus" id="cpus" min="1" max="4" value="3"' in form and 'name="time" id="time" min="1" max="480"' in form
     )
-    assert 'value="90"' in form and 'name="gpus" id="gpus" min="0" max="2" value="1"' in form
+    assert 'value="90"' in form and 'name="gpus" id="gpus" min="0" max="2" value="0"' in form  # GPUs: asked anew
     spawner.user_options = {"partition": "gone"}  # a partition since removed: Slurm's defaults again
     form = asyncio.run(spawner.get_options_form())
     assert '<option value="debug" selected>' in form
