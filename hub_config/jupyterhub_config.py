@@ -9,7 +9,7 @@ hub.yaml. Last, the site's own jupyterhub_config.d/*.py are loaded, in sorted or
 import os
 import sys
 
-from hpchub import hub_settings, port_report, time_left
+from hpchub import hub_settings, places, port_report, time_left
 from hpchub.proxy_watch import WatchedProxy
 from hpchub.spawner import HpcSlurmSpawner
 from hpchub.stock_reference import StockReferenceSpawner
@@ -46,6 +46,9 @@ c.JupyterHub.spawner_class = StockReferenceSpawner if hub["bench_profiles"] else
 c.HpcSlurmSpawner.cluster_name = hub["cluster_name"]
 c.HpcSlurmSpawner.default_partition = spawn["default_partition"]
 c.HpcSlurmSpawner.limits_ttl = float(spawn["limits_ttl"])
+# The site's places (jupyterhub_places), checked now: a wrong one stops the hub naming it, not a user's spawn.
+c.HpcSlurmSpawner.places = list(spawn["places"] or [])
+places.load_places(c.HpcSlurmSpawner.places)
 jupyter = spawn["jupyter_prefix"]
 c.HpcSlurmSpawner.cmd = [f"{jupyter}/bin/jupyterhub-singleuser"]
 # Reports the port with the standard library only (batchspawner-singleuser imports the hub's ORM: +0.6 s).

@@ -12,10 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hpchub.places import Place
+
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 INTEGER = re.compile(r"^[0-9]{1,9}$")
 MEMORY = re.compile(r"^([0-9]{1,9})\s*([MGT]?)B?$", re.IGNORECASE)
-FIELDS = ("partition", "account", "qos", "nodes", "cpus", "memory", "time", "gpus", "reservation")
+FIELDS = ("place", "partition", "account", "qos", "nodes", "cpus", "memory", "time", "gpus", "reservation")
 
 
 class OptionsError(ValueError):
@@ -51,6 +53,7 @@ class Limits:
     default_qos: str = ""  # the association's DefaultQOS
     qos_max_minutes: Mapping[str, int] = field(default_factory=dict)  # MaxWall of the QoS that have one
     account_max_gpus: Mapping[str, int] = field(default_factory=dict)  # MaxTRES gres/gpu of the accounts that have one
+    places: Mapping[str, Place] = field(default_factory=dict)  # the site's places in partitions open to the user
 
     def max_gpus(self, account: str) -> int | None:
         """The GPUs a job charged to `account` may use; None when the account sets no limit."""
@@ -70,6 +73,7 @@ class SpawnOptions:
     time_minutes: int = 60
     gpus: int = 0
     reservation: str | None = None
+    place: str = ""  # the site's place (jupyterhub_places) it was asked at; "" where the site defines none
 
 
 def _single(raw: Mapping[str, Any], name: str) -> str | None:
@@ -151,6 +155,65 @@ def max_time_minutes(limits: Limits, partition: PartitionLimits, qos: str) -> tu
     return partition.max_time_minutes, f"in {partition.name}"
 
 
+def resolve_place(raw: Mapping[str, Any], limits: Limits) -> tuple[Place | None, dict[str, Any]]:
+    """The place asked for (by name, or by its partition for a REST client that names one), and the raw values
+    with the place's partition. No places: as given."""
+    if not limits.places:
+        return None, dict(raw)
+    partition = _single(raw, "partition")
+    if _single(raw, "place") is None and partition is not None:
+        matching = [place for place in limits.places.values() if place.partition == partition]
+        if not matching:
+            raise OptionsError("partition", f"{partition[:40]!r} is not offered here: choose a place "
+                               f"({', '.join(limits.places)})")  # fmt: skip
+        chosen = matching[0]
+    else:
+        first = next((p for p in limits.places.values() if p.partition == limits.default_partition),
+                     next(iter(limits.places.values())))  # fmt: skip
+        name = _choice(raw, "place", tuple(limits.places), first.name)
+        chosen = limits.places[name or first.name]
+        if partition is not None and partition != chosen.partition:
+            raise OptionsError("partition", f"place {chosen.name} runs in partition {chosen.partition}")
+    return chosen, {**{key: value for key, value in raw.items() if key != "place"}, "partition": chosen.partition}
+
+
+def place_default(place: Place | None, name: str, generic: int) -> int:
+    """A field's default at a place (the inventory's), else `generic`: as a number (MB, minutes)."""
+    text = place.defaults.get(name) if place else None
+    if not text:
+        return generic
+    try:
+        if name == "memory":
+            return parse_memory_mb(text)
+        if name == "time":
+            return parse_minutes(text)
+        return int(text) if INTEGER.match(text) else generic
+    except OptionsError:
+        return generic
+
+
+Bounds = dict[str, tuple[int, int]]
+
+
+def field_bounds(limits: Limits, partition: PartitionLimits, place: Place | None, qos: str) -> Bounds:
+    """Each number field's bounds, for the parser and the form alike: Slurm's (the partition's, the QoS' MaxWall),
+    narrowed by the place's ranges."""
+    bounds = {
+        "nodes": (1, partition.max_nodes),
+        "cpus": (1, partition.max_cpus_per_node),
+        "memory": (1, partition.max_memory_mb_per_node),
+        "time": (1, max_time_minutes(limits, partition, qos)[0]),
+        "gpus": (0, partition.max_gpus_per_node),
+    }
+    for name, (low, high) in place.ranges.items() if place else ():
+        bounds[name] = (max(bounds[name][0], low), min(bounds[name][1], high))
+    return bounds
+
+
+def _clamped(value: int, bounds: tuple[int, int]) -> int:
+    return min(max(value, bounds[0]), bounds[1])
+
+
 def parse_options(raw: Mapping[str, Any], limits: Limits) -> SpawnOptions:
     """The one parser of spawn options, for the form and for REST. Raises OptionsError on bad input."""
     unknown = sorted(str(key)[:40] for key in raw if key not in FIELDS)
@@ -158,26 +221,37 @@ def parse_options(raw: Mapping[str, Any], limits: Limits) -> SpawnOptions:
         raise OptionsError(unknown[0], "is not a spawn option")
     if not limits.partitions:
         raise OptionsError("partition", "no partition is open to you")
+    place, raw = resolve_place(raw, limits)
+    at = f" at {place.name}" if place else ""
     default_partition = limits.default_partition or next(iter(limits.partitions))
     partition_name = _choice(raw, "partition", tuple(limits.partitions), default_partition)
     assert partition_name is not None
     partition = limits.partitions[partition_name]
     if not limits.accounts:
         raise OptionsError("account", "you have no Slurm account to charge: ask for one to be added")
-    account = _choice(raw, "account", limits.accounts, limits.accounts[0])
-    qos = _choice(raw, "qos", limits.qos, default_qos(limits))
-    nodes = _integer(raw, "nodes", 1, 1, partition.max_nodes)
-    cpus = _integer(raw, "cpus", 1, 1, partition.max_cpus_per_node)
+    wanted = place.defaults if place else {}
+    usual_account = wanted.get("account") if wanted.get("account") in limits.accounts else limits.accounts[0]
+    account = _choice(raw, "account", limits.accounts, usual_account)
+    qos = _choice(raw, "qos", limits.qos, wanted.get("qos") if wanted.get("qos") in limits.qos else default_qos(limits))
+    bounds = field_bounds(limits, partition, place, qos or "")
+    nodes = _integer(raw, "nodes", _clamped(place_default(place, "nodes", 1), bounds["nodes"]), *bounds["nodes"])
+    cpus = _integer(raw, "cpus", _clamped(place_default(place, "cpus", 1), bounds["cpus"]), *bounds["cpus"])
+    low, high = bounds["memory"]
     memory_text = _single(raw, "memory")
-    memory_mb = parse_memory_mb(memory_text) if memory_text else min(1024, partition.max_memory_mb_per_node)
-    if not 1 <= memory_mb <= partition.max_memory_mb_per_node:
-        raise OptionsError("memory", f"must be at most {partition.max_memory_mb_per_node}M in {partition.name}")
+    memory_mb = (
+        parse_memory_mb(memory_text) if memory_text else _clamped(place_default(place, "memory", 1024), (low, high))
+    )
+    if not low <= memory_mb <= high:
+        where = at or f" in {partition.name}"
+        raise OptionsError("memory", f"must be {f'from {low}M to ' if low > 1 else 'at most '}{high}M{where}")
     time_text = _single(raw, "time")
     max_minutes, within = max_time_minutes(limits, partition, qos or "")
-    time_minutes = parse_minutes(time_text) if time_text else min(60, max_minutes)
-    if not 1 <= time_minutes <= max_minutes:
-        raise OptionsError("time", f"must be from 1 to {max_minutes} minutes {within}")
-    gpus = _integer(raw, "gpus", 0, 0, partition.max_gpus_per_node)
+    low, high = bounds["time"]
+    within = within if high == max_minutes else at.strip()
+    time_minutes = parse_minutes(time_text) if time_text else _clamped(place_default(place, "time", 60), (low, high))
+    if not low <= time_minutes <= high:
+        raise OptionsError("time", f"must be from {low} to {high} minutes {within}")
+    gpus = _integer(raw, "gpus", _clamped(place_default(place, "gpus", 0), bounds["gpus"]), *bounds["gpus"])
     allowed = limits.max_gpus(account or "")
     if allowed is not None and gpus > allowed:
         raise OptionsError("gpus", f"project {account} allows {'no GPUs' if allowed == 0 else f'up to {allowed}'}")
@@ -192,6 +266,7 @@ def parse_options(raw: Mapping[str, Any], limits: Limits) -> SpawnOptions:
         time_minutes=time_minutes,
         gpus=gpus,
         reservation=reservation,
+        place=place.name if place else "",
     )
 
 

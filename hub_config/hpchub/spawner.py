@@ -4,21 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import pwd
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from batchspawner import SlurmSpawner
 from batchspawner.batchspawner import JobStatus, format_template
 from tornado import web
-from traitlets import Bool, Float, Int, Unicode, default
+from traitlets import Bool, Float, Int, List, Unicode, default
 
 from hpchub.home_quota import QuotaCheck, check_home_quota
-from hpchub.options import Limits, OptionsError, SpawnOptions, max_time_minutes, parse_options, sbatch_directives
+from hpchub.options import (
+    Limits,
+    OptionsError,
+    SpawnOptions,
+    field_bounds,
+    max_time_minutes,
+    parse_options,
+    sbatch_directives,
+)
+from hpchub.places import Place, load_places
 from hpchub.slurm_errors import slurm_refusal
-from hpchub.slurm_limits import AvailabilityCache, LimitsCache, SlurmUnavailable, run
+from hpchub.slurm_limits import Availability, AvailabilityCache, LimitsCache, SlurmUnavailable, run
 from hpchub.start_load import StartLoad
 
 # The log's name marks the job as a Jupyter server for Slurm's node Epilog, which cancels the server's Dask and
@@ -43,6 +54,10 @@ class HpcSlurmSpawner(SlurmSpawner):
     cluster_name = Unicode("", help="Slurm ClusterName (for sacctmgr).").tag(config=True)
     default_partition = Unicode("", help="Partition chosen when the user names none.").tag(config=True)
     limits_ttl = Float(60.0, help="Seconds Slurm limits are cached per user.").tag(config=True)
+    places: Any = List(
+        help="The site's places (jupyterhub_places): name, partition, description, kind, defaults, ranges. "
+        "Empty: the form offers the partitions themselves."
+    ).tag(config=True)
     batch_script = Unicode(BATCH_SCRIPT).tag(config=True)
     quota_command = Unicode(
         "", help="Home quota check run before every spawn ({username}, {home}); see hpchub.home_quota."
@@ -72,6 +87,28 @@ class HpcSlurmSpawner(SlurmSpawner):
     _retries: ClassVar[set[asyncio.Future[None]]] = set()  # scancels to retry: kept referenced until done
     _start_load: ClassVar[StartLoad | None] = None  # the servers starting now, across all users
     spawn_options: SpawnOptions | None = None
+    _loaded_places: tuple[Place, ...] | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.last_choices: dict[str, dict[str, str]] = {}  # a place's (or partition's) last choices, kept in state
+
+    def site_places(self) -> tuple[Place, ...]:
+        if self._loaded_places is None:
+            self._loaded_places = load_places(self.places)
+        return self._loaded_places
+
+    def get_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = super().get_state()
+        if self.last_choices:
+            state["last_choices"] = self.last_choices
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        choices = state.get("last_choices")
+        if isinstance(choices, dict):
+            self.last_choices = {str(k): dict(v) for k, v in choices.items() if isinstance(v, dict)}
 
     def limits_cache(self) -> LimitsCache:
         key = (self.cluster_name, self.default_partition, self.limits_ttl)
@@ -81,10 +118,12 @@ class HpcSlurmSpawner(SlurmSpawner):
 
     async def user_limits(self) -> Limits:
         try:
-            return await self.limits_cache().for_user(self.user.name)
+            limits = await self.limits_cache().for_user(self.user.name)
         except SlurmUnavailable as error:
             self.log.warning("Slurm limits for %s unavailable: %s", self.user.name, error)
             raise web.HTTPError(503, "Slurm does not answer right now; try again in a minute") from None
+        places = {place.name: place for place in self.site_places() if place.partition in limits.partitions}
+        return replace(limits, places=places) if places else limits
 
     @default("options_form")
     def _options_form_default(self) -> Any:
@@ -335,6 +374,8 @@ async def apply_user_options(spawner: HpcSlurmSpawner, user_options: dict[str, A
     """The one path of every spawn (form and REST): parse (400) and check the home quota (403) first."""
     spawner.spawn_options = await spawner.parse(dict(user_options or {}))
     await spawner.check_quota()
+    options = spawner.spawn_options
+    spawner.last_choices[options.place or options.partition] = as_user_options(options)
 
 
 def job_name_suffix(server_name: str) -> str:
@@ -356,6 +397,8 @@ def as_user_options(options: SpawnOptions) -> dict[str, str]:
     }
     if options.reservation:
         values["reservation"] = options.reservation
+    if options.place:
+        values["place"] = options.place
     return values
 
 
@@ -398,13 +441,8 @@ async def render_options_form(spawner: HpcSlurmSpawner) -> str:
         defaults = parse_options({}, limits)
     part = limits.partitions[defaults.partition]
     now = await spawner._availability.now()
-    notes = [
-        f"{p.name}: up to {p.max_nodes} nodes, {p.max_cpus_per_node} CPUs and {p.max_memory_mb_per_node} MB per node, "
-        f"{p.max_time_minutes} min" + (f", {p.max_gpus_per_node} GPUs per node" if p.max_gpus_per_node else "")
-        + (f" ({now[p.name].describe()})" if p.name in now else "")
-        for p in limits.partitions.values()
-    ] + [f"QoS {name}: up to {minutes} min" for name, minutes in limits.qos_max_minutes.items()
-         if name in limits.qos]  # fmt: skip
+    if limits.places:
+        return places_form(spawner, limits, now)
     fields = [
         _select("partition", "Partition", tuple(limits.partitions), defaults.partition),
         _select("account", "Account (project)", limits.accounts, defaults.account),
@@ -419,5 +457,97 @@ async def render_options_form(spawner: HpcSlurmSpawner) -> str:
     gpus = user_max_gpus(limits)
     if gpus:  # only for a user whose projects allow GPUs
         fields.append(_number("gpus", "GPUs per node", 0, gpus, min(defaults.gpus, gpus)))
-    note = '<ul class="help-block">' + "".join(f"<li>{html.escape(line)}</li>" for line in notes) + "</ul>"
-    return "\n".join(f'<div class="form-group">{field}</div>' for field in fields) + note
+    return "\n".join(f'<div class="form-group">{field}</div>' for field in fields) + _notes(
+        partition_notes(limits, now)
+    )
+
+
+def partition_notes(limits: Limits, now: dict[str, Availability]) -> list[str]:
+    """Each partition's limits and how busy it is now, and the QoS' time limits: the lines under the form."""
+    return [
+        f"{p.name}: up to {p.max_nodes} nodes, {p.max_cpus_per_node} CPUs and {p.max_memory_mb_per_node} MB per node, "
+        f"{p.max_time_minutes} min" + (f", {p.max_gpus_per_node} GPUs per node" if p.max_gpus_per_node else "")
+        + (f" ({now[p.name].describe()})" if p.name in now else "")
+        for p in limits.partitions.values()
+    ] + [f"QoS {name}: up to {minutes} min" for name, minutes in limits.qos_max_minutes.items()
+         if name in limits.qos]  # fmt: skip
+
+
+def _notes(lines: list[str]) -> str:
+    return '<ul class="help-block">' + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"
+
+
+def choices_at(spawner: HpcSlurmSpawner, limits: Limits, place: str) -> SpawnOptions:
+    """What the form shows for a place: the user's last choices there where Slurm still allows them, else the
+    place's defaults."""
+    try:
+        return parse_options({**spawner.last_choices.get(place, {}), "place": place}, limits)
+    except OptionsError:
+        return parse_options({"place": place}, limits)
+
+
+# Switching place in the form sets each field's bounds and value from that place's data (the parser enforces
+# them anyway).
+PLACE_SCRIPT = """<script>
+(() => {
+  const place = document.getElementById("place");
+  place.addEventListener("change", () => {
+    const fields = JSON.parse(place.selectedOptions[0].dataset.fields);
+    for (const [name, field] of Object.entries(fields)) {
+      const input = document.getElementById(name);
+      if (!input) continue;
+      if ("min" in field) { input.min = field.min; input.max = field.max; }
+      input.value = field.value;
+    }
+  });
+})();
+</script>"""
+
+
+def places_form(spawner: HpcSlurmSpawner, limits: Limits, now: dict[str, Availability]) -> str:
+    """The form of a site with places: the place (with its description), CPUs, memory, time and GPUs; project,
+    QoS and nodes under "Advanced". Each place's fields start from the user's last choices there."""
+    last = str(dict(spawner.user_options or {}).get("place", ""))
+    first = parse_options({}, limits).place
+    chosen = last if last in limits.places else first
+    gpus_allowed = user_max_gpus(limits)
+    options, shown = [], {}
+    for place in limits.places.values():
+        values = choices_at(spawner, limits, place.name)
+        bounds = field_bounds(limits, limits.partitions[place.partition], place, values.qos)
+        bounds["gpus"] = (min(bounds["gpus"][0], gpus_allowed), min(bounds["gpus"][1], gpus_allowed))
+        numbers = {"nodes": values.nodes, "cpus": values.cpus, "memory": values.memory_mb,
+                   "time": values.time_minutes, "gpus": min(values.gpus, gpus_allowed)}  # fmt: skip
+        fields: dict[str, dict[str, object]] = {
+            name: {"min": bounds[name][0], "max": bounds[name][1], "value": value} for name, value in numbers.items()
+        }
+        fields.update(account={"value": values.account}, qos={"value": values.qos})
+        shown[place.name] = (values, bounds)
+        busy = now.get(place.partition)
+        label = f"{place.name}: {place.description or place.partition}" + (f" ({busy.describe()})" if busy else "")
+        options.append(
+            f'<option value="{html.escape(place.name)}" data-fields="{html.escape(json.dumps(fields))}"'
+            f"{' selected' if place.name == chosen else ''}>{html.escape(label)}</option>"
+        )
+    values, bounds = shown[chosen]
+    main = [
+        '<label for="place">Place</label><select class="form-control" name="place" id="place">'
+        + "".join(options) + "</select>",
+        _number("cpus", "CPUs per node", *bounds["cpus"], values.cpus),
+        _number("memory", "Memory per node (MB)", *bounds["memory"], values.memory_mb),
+        _number("time", "Time limit (minutes)", *bounds["time"], values.time_minutes),
+    ]  # fmt: skip
+    if gpus_allowed:  # only for a user whose projects allow GPUs
+        main.append(_number("gpus", "GPUs per node", *bounds["gpus"], min(values.gpus, gpus_allowed)))
+    advanced = [
+        _select("account", "Account (project)", limits.accounts, values.account),
+        _select("qos", "QoS", limits.qos, values.qos),
+        _number("nodes", "Nodes", *bounds["nodes"], values.nodes),
+    ]
+    group = "\n".join(f'<div class="form-group">{field}</div>' for field in main)
+    more = "\n".join(f'<div class="form-group">{field}</div>' for field in advanced)
+    return (
+        f'{group}\n<details id="advanced"><summary>Advanced: project, QoS, nodes</summary>\n{more}\n</details>'
+        + _notes(partition_notes(limits, now))
+        + PLACE_SCRIPT
+    )

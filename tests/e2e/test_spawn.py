@@ -19,7 +19,10 @@ def test_login_through_the_proxy_shows_the_spawn_form(session_of):
     alice = session_of("alice")
     page = alice.get(f"{HUB}/hub/spawn/alice")
     assert page.status_code == 200
-    assert 'name="partition"' in page.text and "interactive" in page.text
+    # The inventory's places (jupyterhub_places), each with its description; project, QoS and nodes as advanced.
+    assert 'name="place"' in page.text and 'name="partition"' not in page.text
+    assert "login: Login node: light work" in page.text and "gpu: The GPU node" in page.text
+    assert '<details id="advanced">' in page.text
     assert "m1000" in page.text and "m2000" not in page.text  # only her own accounts
 
 
@@ -131,7 +134,7 @@ def test_a_home_over_its_quota_is_refused_in_the_form_and_by_rest(session_of):
         form = bob.submit_form(partition="debug", cpus="1", time="30")
         assert form.status_code == 403
         assert "of its 1024 MB quota" in html.unescape(form.text)
-        assert 'name="partition"' in form.text  # the form is shown again, with the message
+        assert 'name="place"' in form.text  # the form is shown again, with the message
         rest = bob.api("POST", "/users/bob/server", json={})
         assert rest.status_code == 403 and "/global/homes/bob uses" in rest.json()["message"]
         assert not bob.server()

@@ -5,14 +5,50 @@ from __future__ import annotations
 import time
 
 from tests.support.cluster import check_intact, jupyter_jobs, make, timed
-from tests.support.docker import docker
-from tests.support.hubclient import hub_healthy
+from tests.support.docker import docker, on
+from tests.support.hubclient import HubSession, hub_healthy
+from tests.support.waiting import wait_for
 
 
 def test_hub_restarted_keeps_every_server(servers):
     jobs = jupyter_jobs()
     docker("restart", "jupyterhub")
     timed("hub healthy after a restart", hub_healthy, 90)
+    check_intact(servers, jobs)
+
+
+def test_hub_restarted_keeps_every_named_server(servers):
+    """erin's two named servers, one on the login node and one on a compute node, across a hub restart."""
+    jobs = jupyter_jobs()
+    erin = HubSession("erin")
+    assert erin.login().status_code == 200
+    options = {"login": {"partition": "login", "time": 60}, "compute": {"partition": "interactive", "time": 60}}
+
+    def ready() -> bool:
+        listed = erin.api("GET", "/users/erin").json().get("servers", {})
+        return all(listed.get(name, {}).get("ready") for name in options)
+
+    def named_jobs() -> dict[str, str]:
+        out = on("slurmctld", "squeue --noheader --user=erin --format='%j %i'").stdout
+        return dict(line.split() for line in out.splitlines() if line.startswith("jupyter-erin-"))
+
+    try:
+        for name, chosen in options.items():
+            reply = erin.api("POST", f"/users/erin/servers/{name}", json={"user_options": chosen})
+            assert reply.status_code in (201, 202), reply.text[:300]
+        wait_for("erin's named servers ready", ready, 120)
+        before = named_jobs()
+        assert set(before) == {"jupyter-erin-login", "jupyter-erin-compute"}, before
+        docker("restart", "jupyterhub")
+        timed("hub healthy after a restart", hub_healthy, 90)
+        wait_for("erin's named servers ready again", ready, 60)
+        for name in options:
+            assert erin.server_get(f"{name}/api/status").status_code == 200, name
+        assert named_jobs() == before
+    finally:
+        for name in options:
+            erin.api("DELETE", f"/users/erin/servers/{name}", json={"remove": True})
+        wait_for("erin's named servers' jobs gone", lambda: not named_jobs(), 60, 0.5)
     check_intact(servers, jobs)
 
 

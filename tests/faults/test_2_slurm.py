@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
+
+import pytest
 
 from tests.support.cluster import check_intact, check_no_orphans, jupyter_jobs, start_server, timed
 from tests.support.docker import docker, on
-from tests.support.hubclient import HubSession
+from tests.support.hubclient import HubSession, KernelDied
 from tests.support.waiting import wait_for
 
 
@@ -86,3 +89,30 @@ def test_a_job_cancelled_by_an_admin_shows_the_server_stopped(servers):
     assert on("slurmctld", f"scancel {job}").returncode == 0
     timed("bob's server shown stopped after scancel", lambda: not bob.session.server(), 30, since=cancelled)
     check_no_orphans()
+
+
+def test_a_kernel_job_cancelled_by_scancel_shows_a_dead_kernel_with_the_reason(servers):
+    """A kernel running as a Slurm job (slurm-interactive) is cancelled under a running cell: the cell shows the
+    kernel's last words (why), the server reports the kernel dead and forgets it; nothing restarts it."""
+    jobs = jupyter_jobs()
+    alice = servers["alice"].session
+    with alice.kernel(120, name="slurm-interactive") as kernel:
+        msg_id = kernel.send("print('started', flush=True)\nimport time\ntime.sleep(600)")
+        while True:
+            message = json.loads(kernel.ws.recv())
+            if message.get("parent_header", {}).get("msg_id") == msg_id and message["header"]["msg_type"] == "stream":
+                break
+        listed = on("slurmctld", "squeue --noheader --user=alice --format='%j %i'").stdout.split("\n")
+        [job] = [line.split()[1] for line in listed if line.startswith(f"kernel-{kernel.id[:8]} ")]
+        on("slurmctld", f"scancel {job}")
+        cancelled = time.monotonic()
+        with pytest.raises(KernelDied) as died:
+            kernel.outcome(msg_id)
+        print(f"kernel shown dead {time.monotonic() - cancelled:.1f} s after scancel")
+        assert f"Slurm job {job} on " in str(died.value) and "is cancelled" in str(died.value), died.value
+        gone = f"{kernel.api}/kernels/{kernel.id}"
+        wait_for("the server forgets the dead kernel",
+                 lambda: alice.get(gone, headers=kernel.auth).status_code == 404, 30, 0.5)  # fmt: skip
+        names = on("slurmctld", "squeue --noheader --user=alice --format=%j").stdout.split()
+        assert not [name for name in names if name.startswith("kernel-")], names  # not restarted into a new job
+    check_intact(servers, jobs)

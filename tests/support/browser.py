@@ -75,9 +75,15 @@ def log_in(browser: webdriver.Chrome, user: str, start: str | None = f"{HUB}/hub
 def spawn_from_form(
     browser: webdriver.Chrome, user: str, partition: str, account: str, minutes: int, deadline_s: float = 90
 ) -> None:
-    """Fill in the spawn form (the page after login for a user with no server) and wait for JupyterLab's launcher."""
+    """Fill in the spawn form (the page after login for a user with no server) and wait for JupyterLab's launcher.
+    `partition`: the place of that name where the site defines places (the local inventory's are named after
+    their partitions), else the partition; the project is under "Advanced" then."""
     wait = WebDriverWait(browser, deadline_s, poll_frequency=0.2)
-    Select(wait.until(ready.presence_of_element_located((By.NAME, "partition")))).select_by_value(partition)
+    wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, "select[name=place], select[name=partition]")))
+    places = browser.find_elements(By.NAME, "place")
+    Select(places[0] if places else browser.find_element(By.NAME, "partition")).select_by_value(partition)
+    if places:
+        browser.find_element(By.CSS_SELECTOR, "details#advanced summary").click()
     Select(browser.find_element(By.NAME, "account")).select_by_value(account)
     time_limit = browser.find_element(By.NAME, "time")
     time_limit.clear()

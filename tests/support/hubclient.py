@@ -37,17 +37,28 @@ def json_of(reply: requests.Response) -> Any:
         raise RuntimeError(f"{what}, not JSON: {reply.text[:160]!r}") from None
 
 
+class KernelDied(RuntimeError):
+    """The kernel died while a cell ran (the server sent status dead); the message is what the cell printed."""
+
+
 class Kernel:
     """One kernel's channels (a websocket through the proxy): run cells, get what they printed."""
 
-    def __init__(self, ws: websocket.WebSocket, user: str) -> None:
+    def __init__(
+        self, ws: websocket.WebSocket, user: str, kernel_id: str = "", api: str = "", auth: dict[str, str] | None = None
+    ) -> None:
         self.ws = ws
         self.user = user
         self.session = uuid.uuid4().hex
+        self.id, self.api, self.auth = kernel_id, api, auth or {}  # the server's REST API (interrupt, restart)
 
     def run(self, code: str, store_history: bool = False) -> str:
         """Run one cell; what it printed (stdout and stderr streams), or an AssertionError with its traceback.
         `store_history`: as a notebook runs cells (`_`, `Out` and the execution count follow)."""
+        return self.outcome(self.send(code, store_history))
+
+    def send(self, code: str, store_history: bool = False) -> str:
+        """Send one cell without waiting for it; its message id, for outcome()."""
         msg_id = uuid.uuid4().hex
         self.ws.send(json.dumps({
             "header": {"msg_id": msg_id, "username": self.user, "session": self.session,
@@ -56,9 +67,16 @@ class Kernel:
             "content": {"code": code, "silent": False, "store_history": store_history, "user_expressions": {},
                         "allow_stdin": False, "stop_on_error": True},
         }))  # fmt: skip
+        return msg_id
+
+    def outcome(self, msg_id: str) -> str:
+        """What the cell `msg_id` printed once it is done; AssertionError with its traceback if it failed.
+        A kernel that dies meanwhile (status dead) raises KernelDied with what the cell printed."""
         printed = []
         while True:
             message = json.loads(self.ws.recv())
+            if message["header"].get("msg_type") == "status" and message["content"].get("execution_state") == "dead":
+                raise KernelDied("".join(printed))
             if message.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
             kind = message["header"]["msg_type"]
@@ -143,17 +161,19 @@ class HubSession(requests.Session):
         return self.get(f"{self.hub}/user/{self.user}/{path.lstrip('/')}", headers=headers, **kwargs)
 
     @contextmanager
-    def kernel(self, timeout_s: float = 60) -> Iterator[Kernel]:
-        """A kernel on the user's server, reached through the proxy, for several cells; deleted at the end."""
+    def kernel(self, timeout_s: float = 60, name: str = "python3", server: str = "") -> Iterator[Kernel]:
+        """A kernel (spec `name`) on the user's server (`server`: a named one), reached through the proxy, for
+        several cells; deleted at the end."""
         token = self.token()
         auth = {"Authorization": f"token {token}"}
-        base = f"{self.hub}/user/{self.user}/api"
-        kernel = json_of(self.post(f"{base}/kernels", headers=auth, json={"name": "python3"}))
-        ws_url = self.hub.replace("http", "ws", 1) + f"/user/{self.user}/api/kernels/{kernel['id']}/channels"
+        prefix = f"/user/{self.user}/" + (f"{server}/" if server else "")
+        base = f"{self.hub}{prefix}api"
+        kernel = json_of(self.post(f"{base}/kernels", headers=auth, json={"name": name}, timeout=timeout_s))
+        ws_url = self.hub.replace("http", "ws", 1) + f"{prefix}api/kernels/{kernel['id']}/channels"
         ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token}"], timeout=timeout_s,
                                          sslopt={"ca_certs": self.verify})  # fmt: skip
         try:
-            yield Kernel(ws, self.user)
+            yield Kernel(ws, self.user, kernel["id"], base, auth)
         finally:
             ws.close()
             self.delete(f"{base}/kernels/{kernel['id']}", headers=auth)

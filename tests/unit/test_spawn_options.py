@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 import pytest
 from hpchub.options import (
     Limits,
@@ -12,6 +15,7 @@ from hpchub.options import (
     parse_options,
     sbatch_directives,
 )
+from hpchub.places import PlacesError, load_places
 
 LIMITS = Limits(
     partitions={
@@ -153,3 +157,73 @@ def test_gpus_within_the_allowance_become_a_directive():
     options = parse_options({"partition": "gpu", "account": "m3000", "gpus": "2"}, GPU_LIMITS)
     assert "#SBATCH --gpus-per-node=2" in sbatch_directives(options)
     assert parse_options({"partition": "gpu", "account": "m2000"}, GPU_LIMITS).gpus == 0  # the node, no GPU
+
+
+# Places (jupyterhub_places, hpchub/places.py): a partition with a description, defaults and ranges.
+PLACES = load_places(
+    [
+        {
+            "name": "login",
+            "partition": "interactive",
+            "kind": "login",
+            "description": "Login node",
+            "defaults": {"cpus": 1, "memory": 2048, "time": 1440},
+            "ranges": {"cpus": [1, 2], "memory": [256, 2048]},
+        },
+        {"name": "compute", "partition": "debug", "defaults": {"time": 30}},
+        {"name": "big", "partition": "debug", "defaults": {"cpus": 2}, "ranges": {"cpus": [2, 2]}},
+    ]
+)
+WITH_PLACES = replace(LIMITS, places={place.name: place for place in PLACES})
+
+
+def test_a_place_gives_its_partition_and_its_defaults():
+    options = parse_options({"place": "login"}, replace(WITH_PLACES, partitions={**LIMITS.partitions,
+        "interactive": PartitionLimits("interactive", 2, 2, 2048, 10080)}))  # fmt: skip
+    assert (options.place, options.partition, options.cpus, options.memory_mb, options.time_minutes) == (
+        "login", "interactive", 1, 2048, 1440)  # fmt: skip
+    assert parse_options({}, WITH_PLACES).place == "compute"  # the place of the default partition
+    assert parse_options({"place": "big"}, WITH_PLACES).cpus == 2  # a default within the range
+
+
+def test_a_places_ranges_narrow_slurms_and_the_error_names_the_place():
+    with pytest.raises(OptionsError, match=r"memory: must be from 256M to 2048M at login"):
+        parse_options({"place": "login", "memory": "100M"}, WITH_PLACES)
+    with pytest.raises(OptionsError, match=r"cpus: must be from 2 to 2 \(asked 1\)"):
+        parse_options({"place": "big", "cpus": "1"}, WITH_PLACES)
+    with pytest.raises(OptionsError, match=r"time: must be from 1 to 480 minutes in interactive"):
+        parse_options({"place": "login", "time": "600"}, WITH_PLACES)  # Slurm's bound, named as before
+
+
+def test_a_rest_client_naming_a_partition_gets_its_place_and_a_mismatch_is_refused():
+    assert parse_options({"partition": "interactive"}, WITH_PLACES).place == "login"
+    assert parse_options({"partition": "interactive"}, WITH_PLACES).time_minutes == 480  # its 1440, within Slurm's
+    with pytest.raises(OptionsError, match="place compute runs in partition debug"):
+        parse_options({"place": "compute", "partition": "interactive"}, WITH_PLACES)
+    with pytest.raises(OptionsError, match="'gpu' is not offered here: choose a place"):
+        parse_options({"partition": "gpu"}, WITH_PLACES)
+    with pytest.raises(OptionsError, match="place: 'moon' is not one of yours"):
+        parse_options({"place": "moon"}, WITH_PLACES)
+
+
+def test_without_places_a_place_is_not_asked_for():
+    assert parse_options({}, LIMITS).place == ""
+
+
+@pytest.mark.parametrize(
+    ("places", "named"),
+    [
+        ([{"name": "Login", "partition": "p"}], "jupyterhub_places[0].name"),
+        ([{"name": "a", "partition": "p"}, {"name": "a", "partition": "q"}], "jupyterhub_places[1].name"),
+        ([{"name": "a", "partition": "p;x"}], "jupyterhub_places[0].partition"),
+        ([{"name": "a", "partition": "p", "kind": "cloud"}], "jupyterhub_places[0].kind"),
+        ([{"name": "a", "partition": "p", "defaults": {"shell": "x"}}], "jupyterhub_places[0].defaults.shell"),
+        ([{"name": "a", "partition": "p", "ranges": {"cpus": [4, 2]}}], "jupyterhub_places[0].ranges.cpus"),
+        ([{"name": "a", "partition": "p", "ranges": {"cpus": "1-2"}}], "jupyterhub_places[0].ranges.cpus"),
+        ([{"name": "a", "partition": "p", "colour": "red"}], "jupyterhub_places[0].colour"),
+        ("login", "jupyterhub_places"),
+    ],
+)
+def test_a_wrong_place_is_refused_naming_it(places, named):
+    with pytest.raises(PlacesError, match=rf"^{re.escape(named)}: "):
+        load_places(places)

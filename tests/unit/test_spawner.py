@@ -9,13 +9,17 @@ know yet) and stop (scancel, and its background retry while the controller does 
 from __future__ import annotations
 
 import asyncio
+import html
+import json
 import logging
 import pwd
+import re
 import socket
 
 import pytest
 from hpchub import spawner as spawner_module
 from hpchub.options import Limits, PartitionLimits, SpawnOptions, parse_options
+from hpchub.places import PlacesError
 from hpchub.slurm_limits import SlurmUnavailable, run
 from hpchub.spawner import HpcSlurmSpawner, as_user_options
 from tornado.web import HTTPError
@@ -184,6 +188,46 @@ def test_the_form_starts_from_the_servers_last_choices_where_slurm_still_allows_
     spawner.user_options = {"partition": "gone"}  # a partition since removed: Slurm's defaults again
     form = asyncio.run(spawner.get_options_form())
     assert '<option value="debug" selected>' in form
+
+
+SITE_PLACES = [
+    {"name": "shared", "partition": "interactive", "kind": "compute", "description": "A shared node",
+     "defaults": {"cpus": 2, "time": 240}, "ranges": {"cpus": [1, 3]}},
+    {"name": "quick", "partition": "debug", "description": "Your own node", "defaults": {"time": 20}},
+]  # fmt: skip
+
+
+def test_the_form_of_a_site_with_places_offers_them_with_their_fields_and_the_rest_as_advanced(make_spawner):
+    form = asyncio.run(make_spawner(places=SITE_PLACES).get_options_form())
+    assert 'name="place" id="place"' in form and 'name="partition"' not in form
+    assert '<option value="quick" data-fields=' in form and " selected>quick: Your own node</option>" in form
+    assert ">shared: A shared node</option>" in form
+    assert 'name="time" id="time" min="1" max="60" value="20"' in form  # quick's default (the default partition)
+    fields = json.loads(html.unescape(re.search(r'value="shared" data-fields="([^"]*)"', form).group(1)))
+    assert fields["cpus"] == {"min": 1, "max": 3, "value": 2} and fields["time"] == {"min": 1, "max": 480, "value": 240}
+    assert form.index('<details id="advanced">') < form.index('name="account"') < form.index("</details>")
+    assert "interactive: up to 2 nodes" in form and "<script>" in form  # Slurm's limits; the place switcher
+
+
+def test_a_places_last_choices_are_remembered_per_place_across_a_hub_restart(make_spawner):
+    spawner = make_spawner(places=SITE_PLACES)
+    asyncio.run(spawner._run_apply_user_options({"place": "shared", "cpus": "3", "time": "300"}))
+    asyncio.run(spawner._run_apply_user_options({"place": "quick", "time": "45"}))
+    state = spawner.get_state()
+    assert state["last_choices"]["shared"]["cpus"] == "3" and state["last_choices"]["quick"]["time"] == "45"
+    again = make_spawner(places=SITE_PLACES)  # the hub restarted: the spawner comes back from its state
+    again.load_state(state)
+    again.clear_state()  # a stopped server's state is cleared: its last choices stay
+    again.user_options = {"place": "quick", "time": "45"}
+    form = asyncio.run(again.get_options_form())
+    assert " selected>quick: Your own node</option>" in form and 'value="45"' in form
+    fields = json.loads(html.unescape(re.search(r'value="shared" data-fields="([^"]*)"', form).group(1)))
+    assert fields["cpus"]["value"] == 3 and fields["time"]["value"] == 300
+
+
+def test_a_wrong_place_in_the_hubs_settings_is_an_error_naming_it(make_spawner):
+    with pytest.raises(PlacesError, match=r"jupyterhub_places\[0\]\.kind"):
+        asyncio.run(make_spawner(places=[{"name": "x", "partition": "debug", "kind": "moon"}]).get_options_form())
 
 
 def test_a_user_without_an_account_gets_the_alert_instead_of_a_form(make_spawner, fake_slurm):

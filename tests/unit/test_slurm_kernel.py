@@ -1,0 +1,130 @@
+"""The kernel-as-a-Slurm-job package's own logic (slurm_kernel.jobs, launch): its sbatch arguments, connection
+files, squeue's answers and the words the notebook's user reads. The provisioner itself runs against the real
+Slurm in tests/e2e/test_slurm_kernels.py."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+from slurm_kernel.jobs import (
+    JobState,
+    KernelJobError,
+    KernelJobSize,
+    ended_message,
+    job_script,
+    kernel_environment,
+    never_runs,
+    parse_squeue,
+    ready_connection,
+    sbatch_arguments,
+    write_connection_file,
+)
+from slurm_kernel.launch import ending_words, publish
+
+pytestmark = pytest.mark.unit
+
+SERVER = {"HPCHUB_JOB_ACCOUNT": "m1000", "HPCHUB_CLUSTER_WCKEY": "hpchub-41", "HPCHUB_SERVER_ONLY": "A B", "A": "1"}
+
+
+def test_the_job_is_the_specs_size_charged_to_the_servers_project_and_tagged_for_the_sweep() -> None:
+    size = KernelJobSize(partition="gpu", cpus=2, memory="4G", time_minutes=45, gpus=1)
+    args = sbatch_arguments(size, kernel_id="0123456789ab", log="/h/k-%j.log", cwd="/h/my notebooks", environ=SERVER)
+    assert args == ["--parsable", "--job-name=kernel-01234567", "--cpus-per-task=2", "--time=45",
+                    "--output=/h/k-%j.log", "--no-requeue", "--chdir=/h/my notebooks", "--partition=gpu",
+                    "--account=m1000", "--mem=4G", "--gpus-per-node=1", "--wckey=hpchub-41"]  # fmt: skip
+
+
+def test_a_spec_naming_its_project_wins_and_without_a_server_job_nothing_is_guessed() -> None:
+    size = KernelJobSize(partition="debug", account="m2000")
+    args = sbatch_arguments(size, kernel_id="k", log="/l", cwd="", environ=SERVER)
+    assert "--account=m2000" in args
+    bare = sbatch_arguments(KernelJobSize(), kernel_id="k", log="/l", cwd="", environ={})
+    assert not [arg for arg in bare if arg.startswith(("--account", "--wckey", "--partition", "--chdir", "--mem"))]
+
+
+@pytest.mark.parametrize(
+    ("size", "words"),
+    [
+        (KernelJobSize(partition="debug;rm"), "partition 'debug;rm' is not a Slurm name"),
+        (KernelJobSize(memory="4 GB"), "memory '4 GB' is not a size"),
+        (KernelJobSize(cpus=0), "cpus 0 is out of range"),
+        (KernelJobSize(time_minutes=0), "time_minutes 0 is out of range"),
+    ],
+)
+def test_a_bad_spec_is_refused_before_slurm_naming_the_value(size: KernelJobSize, words: str) -> None:
+    with pytest.raises(KernelJobError, match="cannot be submitted") as refused:
+        sbatch_arguments(size, kernel_id="k", log="/l", cwd="", environ={})
+    assert words in str(refused.value)
+
+
+def test_the_job_script_execs_the_kernel_with_its_arguments_quoted(tmp_path: Path) -> None:
+    script = job_script(["/bin/echo", "-f", "/h/a b.json", "$HOME"])
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out == "-f /h/a b.json $HOME\n"
+    assert script.splitlines()[1].startswith("exec ")
+
+
+def test_the_kernel_keeps_the_servers_own_variables_and_learns_its_time_limit() -> None:
+    env = kernel_environment(SERVER, KernelJobSize(time_minutes=30))
+    assert "HPCHUB_SERVER_ONLY" not in env  # Slurm's TaskProlog would unset A and B in the job
+    assert env["A"] == "1" and env["HPCHUB_CLUSTER_WCKEY"] == "hpchub-41"
+    assert env["HPCHUB_KERNEL_TIME_LIMIT"] == "30"
+
+
+def test_the_connection_file_is_private_and_ready_only_once_ports_and_node_are_published(tmp_path: Path) -> None:
+    path = tmp_path / "kernel-1.json"
+    write_connection_file(path, "secret", "hmac-sha256", "Python 3 on a compute node")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert ready_connection(path) is None  # ports 0
+    ports = {name: 40000 + i for i, name in
+             enumerate(("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port"))}  # fmt: skip
+    path.write_text(json.dumps({**json.loads(path.read_text()), **ports}))  # what ipykernel writes back
+    assert ready_connection(path) is None  # ip still 0.0.0.0: not published yet
+    publish(str(path), "c1")
+    info = ready_connection(path)
+    assert info is not None and info["ip"] == "c1" and info["shell_port"] == 40000 and info["key"] == "secret"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.write_text("{not json")
+    assert ready_connection(path) is None
+
+
+@pytest.mark.parametrize(
+    ("line", "state"),
+    [
+        ("RUNNING|None|c1\n", JobState("RUNNING", "None", "c1")),
+        ("PENDING|Resources|\n", JobState("PENDING", "Resources", "")),
+        ("TIMEOUT|None|c2\n", JobState("TIMEOUT", "None", "c2")),
+        ("", JobState("UNKNOWN")),
+    ],
+)
+def test_squeue_lines(line: str, state: JobState) -> None:
+    assert parse_squeue(line) == state
+
+
+def test_alive_is_pending_or_running_and_a_silent_slurm_counts_as_alive() -> None:
+    assert JobState("PENDING").alive and JobState("RUNNING").alive and JobState(None).alive
+    assert not JobState("COMPLETING").alive and not JobState("CANCELLED").alive and not JobState("UNKNOWN").alive
+
+
+def test_reasons_that_waiting_will_not_clear() -> None:
+    assert never_runs("AssocMaxTRESPerJobLimit") and never_runs("PartitionConfig") and never_runs("InvalidAccount")
+    assert not never_runs("Resources") and not never_runs("Priority") and not never_runs("QOSMaxCpuPerUserLimit")
+
+
+def test_the_users_words_for_an_ended_job() -> None:
+    assert (
+        ended_message("7", "TIMEOUT", "/h/l.log")
+        == "The kernel's Slurm job 7 reached its time limit; its log is /h/l.log"
+    )
+    assert "was cancelled" in ended_message("7", "CANCELLED by 20001", "/l")
+    assert "ended (WEIRD)" in ended_message("7", "WEIRD", "/l")
+
+
+def test_the_kernel_tells_a_time_limit_from_a_cancel() -> None:
+    assert "reached its time limit (30 min)" in ending_words("9", "c1", 30 * 60 - 20, 30)
+    assert "is cancelled" in ending_words("9", "c1", 120, 30)
+    assert "Slurm job 9 on c1" in ending_words("9", "c1", 0, 0)
