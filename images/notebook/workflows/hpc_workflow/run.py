@@ -252,10 +252,12 @@ class Run:
         not hold the answer back; a kernel without subshells answers between two cells."""
         client = self.kernel(name)
         try:
-            try:
-                subshell = request(client, "control", "create_subshell_request", {}, 5).get("subshell_id")
-            except WorkflowError:  # a kernel without subshells says nothing
-                subshell = None
+            # The control channel answers while a cell runs; a kernel without subshells (before ipykernel 7) does
+            # not list them among its features.
+            info = request(client, "control", "kernel_info_request", {}, timeout_s)
+            subshell = None
+            if "kernel subshells" in info.get("supported_features", []):
+                subshell = request(client, "control", "create_subshell_request", {}, timeout_s).get("subshell_id")
             content = {"code": "", "silent": True, "store_history": False, "user_expressions": {"value": expression},
                        "allow_stdin": False, "stop_on_error": False}  # fmt: skip
             reply = request(client, "shell", "execute_request", content, timeout_s, subshell)
@@ -315,6 +317,7 @@ def as_dict(status: StepStatus) -> dict[str, Any]:
 def request(client: Any, channel: str, kind: str, content: dict[str, Any], timeout_s: float,
             subshell: str | None = None) -> dict[str, Any]:  # fmt: skip
     """Send one request on the kernel's `channel` (shell or control) and return its reply's content."""
+    import queue
     import time
 
     message = client.session.msg(kind, content)
@@ -326,6 +329,9 @@ def request(client: Any, channel: str, kind: str, content: dict[str, Any], timeo
         left = ends - time.monotonic()
         if left <= 0:
             raise WorkflowError(f"the step's kernel did not answer {kind} within {timeout_s:.0f} s")
-        reply = getattr(client, f"get_{channel}_msg")(timeout=left)
+        try:
+            reply = getattr(client, f"get_{channel}_msg")(timeout=left)
+        except queue.Empty:  # jupyter_client's way of saying: nothing came in time
+            raise WorkflowError(f"the step's kernel did not answer {kind} within {timeout_s:.0f} s") from None
         if reply["parent_header"].get("msg_id") == message["header"]["msg_id"]:
             return dict(reply["content"])
