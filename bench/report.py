@@ -84,6 +84,25 @@ def parallel_table(result: dict[str, Any]) -> str:
     return table(header, rows) + notes
 
 
+def kernels_table(result: dict[str, Any]) -> str:
+    m, r = result["medians"], result["ratios"]
+    n = len(result["samples"]["kernel_job_s"])
+    rows = [
+        ["a kernel as a Slurm job: request to first execute reply (s)", f"{m['kernel_job_s']:.2f}",
+         f"{m['plain_sbatch_s']:.2f}", f"{r['kernel job / plain sbatch']:.2f}", "<= 1.3"],
+        ["a local kernel on the server: request to first execute reply (s)", f"{m['local_kernel_s']:.2f}", "", "",
+         "report"],
+        ["a whole server on a compute node (interactive): request to ready (s)", f"{m['compute_spawn_s']:.2f}", "",
+         "", "report"],
+        ["a server on the login node: request to ready (s)", f"{m['login_spawn_s']:.2f}", "", "", "report"],
+    ]  # fmt: skip
+    header = [f"kernels and places (median of {n} rounds)", "ours", "plain sbatch", "ratio", "target"]
+    notes = ("\n\nThe reference is the same kernel job (launcher, connection file, partition, size) submitted with a "
+             "plain `sbatch` from the server and timed until it answers an execute request; the ratio is the median "
+             "of the rounds' ratios (the two take turns to go first).")  # fmt: skip
+    return table(header, rows) + notes
+
+
 def workflows_table(result: dict[str, Any]) -> str:
     m, r = result["medians"], result["ratios"]
     n = len(result["samples"]["chain_workflow_s"])

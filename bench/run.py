@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import concurrency, parallel, proxy_load, report, spawn_latency, workflows
+from bench import concurrency, kernels, parallel, proxy_load, report, spawn_latency, workflows
 from bench.cluster import ROOT, compute_nodes, idle_memory_mb, image_sizes_mb, timed
 from bench.stats import summary
 
@@ -27,8 +27,9 @@ PREFIX = "hpc-jupyterhub-deploy"
 SECTIONS: dict[str, tuple[str, Callable[[int, Callable[[str], None]], dict[str, Any]]]] = {
     "parallel": ("Dask, IPython Parallel and MPI from a notebook", parallel.measure),
     "workflows": ("Workflows on Slurm", workflows.measure),
+    "kernels": ("Kernels as Slurm jobs, and servers on the login node", kernels.measure),
 }
-TABLES = {"parallel": report.parallel_table, "workflows": report.workflows_table}
+TABLES = {"parallel": report.parallel_table, "workflows": report.workflows_table, "kernels": report.kernels_table}
 IMAGES = ["notebook", "hub", "proxy", "node"]
 
 

@@ -178,9 +178,10 @@ class HubSession(requests.Session):
             ws.close()
             self.delete(f"{base}/kernels/{kernel['id']}", headers=auth)
 
-    def run_in_kernel(self, code: str, timeout_s: float = 60) -> str:
-        """Start a kernel on the user's server through the proxy, run `code`, return what it printed."""
-        with self.kernel(timeout_s) as kernel:
+    def run_in_kernel(self, code: str, timeout_s: float = 60, server: str = "") -> str:
+        """Start a kernel on the user's server (`server`: a named one) through the proxy, run `code`, return what
+        it printed."""
+        with self.kernel(timeout_s, server=server) as kernel:
             return kernel.run(code)
 
     def run_in_terminal(self, command: str, timeout_s: float = 90) -> str:

@@ -83,8 +83,11 @@ class SlurmProvisioner(KernelProvisionerBase):
             manager.restarter_class = SlurmKernelRestarter
         folder = kernel_folder()
         self._connection = folder / f"kernel-{self.kernel_id}.json"
+        # The kernel reads our connection file on the shared home, not the server's own (its runtime folder may be
+        # local to the server's node).
         command = manager.format_kernel_cmd(extra_arguments=kwargs.get("extra_arguments"))
-        command = [part.replace(manager.connection_file, str(self._connection)) for part in command]
+        if manager.connection_file:
+            command = [part.replace(manager.connection_file, str(self._connection)) for part in command]
         return await super().pre_launch(cmd=command, **kwargs)  # type: ignore[no-any-return]
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> dict[str, Any]:

@@ -1,0 +1,138 @@
+"""Where servers and kernels run (issue 18): a kernel as a Slurm job against what it stands on.
+
+From alice's server on the login node (place login):
+- a kernel as a Slurm job (spec slurm-interactive): from the REST request that starts it to the reply to its
+  first execute request, through the proxy, as JupyterLab does;
+- the same kernel by a plain `sbatch` from a kernel on that server: the same launcher and connection file, the
+  same partition and size, timed from sbatch to the reply to its first execute request (jupyter_client's
+  BlockingKernelClient); rounds interleave the two, and the ratio is the median of the rounds' ratios;
+- a local kernel on the server (spec python3), request to first reply;
+- the spawn of a whole server in the interactive partition, and on the login node (request to ready).
+Every wait has a deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tests.support.hubclient import HubSession
+
+USER = "alice"
+KERNEL = "slurm-interactive"
+
+# Run in a local kernel of the login-node server: the same kernel job as the provisioner's, by a plain sbatch.
+PLAIN_SBATCH = """
+import json, os, secrets, subprocess, time
+from pathlib import Path
+from jupyter_client import BlockingKernelClient
+from slurm_kernel.jobs import write_connection_file, ready_connection
+folder = Path.home() / ".bench-kernels"
+folder.mkdir(exist_ok=True)
+path = folder / f"plain-{secrets.token_hex(4)}.json"
+write_connection_file(path, secrets.token_hex(16), "hmac-sha256", "plain")
+script = f"#!/bin/bash\\nexec /opt/jupyter/bin/python3 -m slurm_kernel.launch -f {path}\\n"
+env = {k: v for k, v in os.environ.items() if k != "HPCHUB_SERVER_ONLY"}
+started = time.monotonic()
+job = subprocess.run(["sbatch", "--parsable", "--partition=interactive", "--cpus-per-task=1", "--time=60",
+                      f"--output={folder}/plain-%j.log", "--job-name=plain-kernel"], input=script, env=env,
+                     capture_output=True, text=True, check=True).stdout.strip()
+while (info := ready_connection(path)) is None:
+    if time.monotonic() - started > 120:
+        raise TimeoutError("plain kernel job not ready in 120 s")
+    time.sleep(0.05)
+client = BlockingKernelClient()
+client.load_connection_info(info)
+client.start_channels()
+reply = client.execute_interactive("1", timeout=60)
+elapsed = time.monotonic() - started
+client.stop_channels()
+subprocess.run(["scancel", job], check=True)
+path.unlink(missing_ok=True)
+print("RESULT", json.dumps(elapsed))
+"""
+
+
+def _until(what: str, done: Callable[[], bool], deadline_s: float) -> None:
+    ends = time.monotonic() + deadline_s
+    while not done():
+        if time.monotonic() > ends:
+            raise TimeoutError(what)
+        time.sleep(0.1)
+
+
+def _kernel_jobs(session: HubSession) -> list[str]:
+    out = session.run_in_kernel(
+        "import subprocess\nprint(subprocess.run(['squeue', '--me', '-h', '-o', '%j'], capture_output=True, "
+        "text=True).stdout)",
+        server="login",
+    )
+    return [name for name in out.split() if name.startswith(("kernel-", "plain-kernel"))]
+
+
+def _first_reply(session: HubSession, name: str) -> float:
+    started = time.monotonic()
+    with session.kernel(180, name=name, server="login") as kernel:
+        kernel.run("1")
+        return time.monotonic() - started
+
+
+def _spawn(session: HubSession, server: str, options: dict[str, Any]) -> float:
+    started = time.monotonic()
+    reply = session.api("POST", f"/users/{USER}/servers/{server}", json={"user_options": options})
+    if reply.status_code not in (201, 202):
+        raise RuntimeError(f"spawn of {server} refused: {reply.status_code} {reply.text[:200]}")
+    _until(f"{server} ready", lambda: bool(_servers(session).get(server, {}).get("ready")), 180)
+    return time.monotonic() - started
+
+
+def _servers(session: HubSession) -> dict[str, Any]:
+    return dict(session.api("GET", f"/users/{USER}").json().get("servers", {}))
+
+
+def _stop(session: HubSession, server: str) -> None:
+    session.api("DELETE", f"/users/{USER}/servers/{server}", json={"remove": True})
+    _until(f"{server} stopped", lambda: server not in _servers(session), 90)
+
+
+def measure(rounds: int, say: Callable[[str], None]) -> dict[str, Any]:
+    session = HubSession(USER)
+    if session.login().status_code != 200:
+        raise RuntimeError(f"{USER} cannot log in")
+    for server in ("login", "compute"):
+        if server in _servers(session):
+            _stop(session, server)
+    samples: dict[str, list[float]] = {"kernel_job_s": [], "plain_sbatch_s": [], "local_kernel_s": [],
+                                       "login_spawn_s": [], "compute_spawn_s": []}  # fmt: skip
+    say(f"   {rounds} rounds: a server on the login node and on a compute node, spawned")
+    for _ in range(rounds):
+        samples["login_spawn_s"].append(_spawn(session, "login", {"place": "login", "time": 60}))
+        samples["compute_spawn_s"].append(_spawn(session, "compute", {"place": "interactive", "time": 20}))
+        _stop(session, "compute")
+    try:
+        say(f"   {rounds} rounds: a kernel as a Slurm job, the same kernel by a plain sbatch, a local kernel")
+        for index in range(rounds):
+            pair = [
+                ("kernel_job_s", lambda: _first_reply(session, KERNEL)),
+                ("plain_sbatch_s", lambda: _plain(session)),
+            ]
+            for key, run in pair if index % 2 == 0 else reversed(pair):
+                samples[key].append(run())
+                _until("kernel jobs gone", lambda: not _kernel_jobs(session), 60)
+            samples["local_kernel_s"].append(_first_reply(session, "python3"))
+    finally:
+        _stop(session, "login")
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    ratios = [ours / plain for ours, plain in zip(samples["kernel_job_s"], samples["plain_sbatch_s"], strict=True)]
+    return {"samples": samples, "medians": medians, "ratios": {"kernel job / plain sbatch": statistics.median(ratios)}}
+
+
+def _plain(session: HubSession) -> float:
+    printed = session.run_in_kernel(PLAIN_SBATCH, timeout_s=180, server="login")
+    line = next((text for text in printed.splitlines() if text.startswith("RESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"the plain sbatch kernel printed no result:\n{printed[-2000:]}")
+    return float(json.loads(line.removeprefix("RESULT ")))
