@@ -477,13 +477,15 @@ def _notes(lines: list[str]) -> str:
     return '<ul class="help-block">' + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"
 
 
-def choices_at(spawner: HpcSlurmSpawner, limits: Limits, place: str) -> SpawnOptions:
+def choices_at(spawner: HpcSlurmSpawner, limits: Limits, place: str) -> SpawnOptions | None:
     """What the form shows for a place: the user's last choices there where Slurm still allows them, else the
-    place's defaults."""
-    try:
-        return parse_options({**spawner.last_choices.get(place, {}), "place": place}, limits)
-    except OptionsError:
-        return parse_options({"place": place}, limits)
+    place's defaults; None for a place the user cannot use at all (a GPU place, and no project allows GPUs)."""
+    for raw in ({**spawner.last_choices.get(place, {}), "place": place}, {"place": place}):
+        try:
+            return parse_options(raw, limits)
+        except OptionsError:
+            continue
+    return None
 
 
 # Switching place in the form sets each field's bounds and value from that place's data (the parser enforces
@@ -507,13 +509,17 @@ PLACE_SCRIPT = """<script>
 def places_form(spawner: HpcSlurmSpawner, limits: Limits, now: dict[str, Availability]) -> str:
     """The form of a site with places: the place (with its description), CPUs, memory, time and GPUs; project,
     QoS and nodes under "Advanced". Each place's fields start from the user's last choices there."""
-    last = str(dict(spawner.user_options or {}).get("place", ""))
-    first = parse_options({}, limits).place
-    chosen = last if last in limits.places else first
     gpus_allowed = user_max_gpus(limits)
     options, shown = [], {}
-    for place in limits.places.values():
-        values = choices_at(spawner, limits, place.name)
+    usable = {name: values for name in limits.places if (values := choices_at(spawner, limits, name))}
+    if not usable:
+        return '<p class="alert alert-danger">None of the places is open to you: ask for a project that allows one.</p>'
+    last = str(dict(spawner.user_options or {}).get("place", ""))
+    first = next((name for name, values in usable.items() if values.partition == limits.default_partition),
+                 next(iter(usable)))  # fmt: skip
+    chosen = last if last in usable else first
+    for place in (limits.places[name] for name in usable):
+        values = usable[place.name]
         bounds = field_bounds(limits, limits.partitions[place.partition], place, values.qos)
         bounds["gpus"] = (min(bounds["gpus"][0], gpus_allowed), min(bounds["gpus"][1], gpus_allowed))
         numbers = {"nodes": values.nodes, "cpus": values.cpus, "memory": values.memory_mb,

@@ -20,7 +20,7 @@ def test_the_magics_are_loaded_and_tables_are_tables(alice):
     )
     queue, partitions, accounting = printed.splitlines()
     assert queue.startswith("DataFrame ['JOBID', 'PARTITION', 'NAME', 'USER', 'STATE'") and "['alice']" in queue
-    assert partitions == "['debug*', 'gpu', 'interactive']"
+    assert partitions == "['debug*', 'gpu', 'interactive', 'login']"
     assert accounting == "['JobID', 'JobName'] []"  # no ------ separator row
 
 

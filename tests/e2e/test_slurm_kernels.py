@@ -84,6 +84,7 @@ def test_a_login_node_server_beside_a_compute_server_and_its_kernel_as_a_slurm_j
             kernel.run("kept = 1")
             reply = alice.post(f"{kernel.api}/kernels/{kernel.id}/restart", headers=kernel.auth, timeout=120)
             assert reply.status_code == 200, reply.text[:300]
+            kernel.reconnect()  # as JupyterLab does after a restart: the new kernel listens on other ports
             wait_for("the first kernel job gone", lambda: job["id"] not in
                      {j["id"] for j in kernel_jobs("alice").values()}, 30, 0.5)  # fmt: skip
             [restarted] = kernel_jobs("alice").values()

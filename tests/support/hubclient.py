@@ -51,6 +51,12 @@ class Kernel:
         self.user = user
         self.session = uuid.uuid4().hex
         self.id, self.api, self.auth = kernel_id, api, auth or {}  # the server's REST API (interrupt, restart)
+        self.connect: Any = None  # opens a new websocket to the kernel's channels (HubSession.kernel sets it)
+
+    def reconnect(self) -> None:
+        """A new websocket to the kernel, as JupyterLab opens after a restart (the kernel's ports may change)."""
+        self.ws.close()
+        self.ws = self.connect()
 
     def run(self, code: str, store_history: bool = False) -> str:
         """Run one cell; what it printed (stdout and stderr streams), or an AssertionError with its traceback.
@@ -170,12 +176,17 @@ class HubSession(requests.Session):
         base = f"{self.hub}{prefix}api"
         kernel = json_of(self.post(f"{base}/kernels", headers=auth, json={"name": name}, timeout=timeout_s))
         ws_url = self.hub.replace("http", "ws", 1) + f"{prefix}api/kernels/{kernel['id']}/channels"
-        ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token}"], timeout=timeout_s,
-                                         sslopt={"ca_certs": self.verify})  # fmt: skip
+
+        def connect() -> websocket.WebSocket:
+            return websocket.create_connection(ws_url, header=[f"Authorization: token {token}"], timeout=timeout_s,
+                                               sslopt={"ca_certs": self.verify})  # fmt: skip
+
+        channels = Kernel(connect(), self.user, kernel["id"], base, auth)
+        channels.connect = connect
         try:
-            yield Kernel(ws, self.user, kernel["id"], base, auth)
+            yield channels
         finally:
-            ws.close()
+            channels.ws.close()
             self.delete(f"{base}/kernels/{kernel['id']}", headers=auth)
 
     def run_in_kernel(self, code: str, timeout_s: float = 60, server: str = "") -> str:

@@ -225,6 +225,15 @@ def test_a_places_last_choices_are_remembered_per_place_across_a_hub_restart(mak
     assert fields["cpus"]["value"] == 3 and fields["time"]["value"] == 300
 
 
+def test_a_place_the_user_cannot_use_is_not_offered(make_spawner, fake_slurm):
+    gpu = {"name": "gpu", "partition": "interactive", "defaults": {"gpus": 1}, "ranges": {"gpus": [1, 2]}}
+    form = asyncio.run(make_spawner(places=[*SITE_PLACES, gpu]).get_options_form())
+    assert '<option value="gpu"' in form
+    fake_slurm.set_account_limits("m1000||gres/gpu=0\nm2000||gres/gpu=0\n")  # no project allows GPUs
+    form = asyncio.run(make_spawner(places=[*SITE_PLACES, gpu], limits_ttl=0).get_options_form())
+    assert '<option value="gpu"' not in form and '<option value="quick"' in form
+
+
 def test_a_wrong_place_in_the_hubs_settings_is_an_error_naming_it(make_spawner):
     with pytest.raises(PlacesError, match=r"jupyterhub_places\[0\]\.kind"):
         asyncio.run(make_spawner(places=[{"name": "x", "partition": "debug", "kind": "moon"}]).get_options_form())
