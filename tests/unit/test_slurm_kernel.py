@@ -112,6 +112,7 @@ def test_alive_is_pending_or_running_and_a_silent_slurm_counts_as_alive() -> Non
 
 def test_reasons_that_waiting_will_not_clear() -> None:
     assert never_runs("AssocMaxTRESPerJobLimit") and never_runs("PartitionConfig") and never_runs("InvalidAccount")
+    assert never_runs("AssocMaxGRESPerJob")  # Slurm 22.05's reason for a GPU beyond the project's MaxTRES
     assert not never_runs("Resources") and not never_runs("Priority") and not never_runs("QOSMaxCpuPerUserLimit")
 
 

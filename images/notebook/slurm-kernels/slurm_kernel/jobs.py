@@ -38,7 +38,7 @@ NEVER_RUNS = frozenset({"PartitionConfig", "PartitionNodeLimit", "PartitionTimeL
 
 
 def never_runs(reason: str) -> bool:
-    return reason in NEVER_RUNS or reason.endswith("PerJobLimit")
+    return reason in NEVER_RUNS or "PerJob" in reason  # AssocMaxGRESPerJob, QOSMaxWallDurationPerJobLimit...
 
 
 class KernelJobError(RuntimeError):
