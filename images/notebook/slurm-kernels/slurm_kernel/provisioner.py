@@ -20,6 +20,7 @@ from typing import Any
 
 from jupyter_client.ioloop.restarter import AsyncIOLoopKernelRestarter
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
+from tornado.web import HTTPError
 from traitlets import Float, Int, Integer, Unicode
 
 from slurm_kernel.jobs import (
@@ -91,6 +92,15 @@ class SlurmProvisioner(KernelProvisionerBase):
         return await super().pre_launch(cmd=command, **kwargs)  # type: ignore[no-any-return]
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> dict[str, Any]:
+        """Submit the kernel's job and wait until the kernel listens. A failure is an HTTPError whose message
+        Jupyter Server passes on to the notebook (any other exception reaches it as "Unhandled error")."""
+        try:
+            return await self._launch(cmd, **kwargs)
+        except KernelJobError as failed:
+            self.log.warning("Kernel %s: %s", self.kernel_id, failed)
+            raise HTTPError(500, str(failed)) from None
+
+    async def _launch(self, cmd: list[str], **kwargs: Any) -> dict[str, Any]:
         manager = self.parent
         assert self._connection is not None
         self.job_id, self.exit_code, self.ended, self._asked_to_end, self.node = None, None, "", False, ""
