@@ -10,12 +10,19 @@ import time
 from typing import Any
 
 import pytest
+from selenium.webdriver import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as ready
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from tests.support.browser import log_in, screenshot
 from tests.support.docker import on
 from tests.support.hubclient import HUB, json_of
 from tests.support.infra import hosts_of
 from tests.support.waiting import wait_for
 
+DEBUG_KERNEL = "Python 3 on a compute node (debug, 1 CPU, 30 min)"
 OPTIONS = {"login": {"partition": "login", "time": 600}, "compute": {"partition": "debug", "time": 20}}
 
 
@@ -111,3 +118,51 @@ def test_the_login_node_limits_each_user(session_of):
     assert not alice.server() and not jobs_of("alice")
     refused = on("login", "su - alice -c 'sbatch --partition=login --mem=6G --wrap true'")
     assert refused.returncode != 0 and "QOS" in refused.stderr + refused.stdout, refused.stderr
+
+
+def test_in_the_browser_a_notebook_on_the_login_node_switches_to_a_compute_node_kernel(session_of, browser):
+    """As a person does it: a notebook on the login-node server, its kernel changed (Kernel > Change Kernel) to
+    the inventory's "Python 3 on a compute node", then the cell runs on a compute node, as alice."""
+    alice = session_of("alice")
+    reply = alice.api("POST", "/users/alice/servers/login", json={"user_options": {"place": "login", "time": 60}})
+    assert reply.status_code in (201, 202), reply.text[:300]
+    try:
+        wait_for("the login-node server ready", lambda: bool(
+            alice.api("GET", "/users/alice").json().get("servers", {}).get("login", {}).get("ready")), 120)  # fmt: skip
+        token = alice.token()
+        cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                "source": "import os, socket\nprint('RAN ON', socket.gethostname(), os.getuid())"}  # fmt: skip
+        notebook = {"cells": [cell], "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+                    "nbformat": 4, "nbformat_minor": 5}  # fmt: skip
+        put = alice.put(f"{HUB}/user/alice/login/api/contents/kernel-switch.ipynb", json={"type": "notebook",
+                        "content": notebook}, headers={"Authorization": f"token {token}"})  # fmt: skip
+        assert put.status_code in (200, 201), put.text[:200]
+        log_in(browser, "alice", f"{HUB}/hub/login?next=/user/alice/login/lab/tree/kernel-switch.ipynb%3Freset")
+        switch_kernel_and_run(browser)
+    except Exception:
+        screenshot(browser, "kernel-switch-failed.png")
+        raise
+    finally:
+        alice.api("DELETE", "/users/alice/servers/login", json={"remove": True})
+        wait_for("alice's jobs gone", lambda: not jobs_of("alice"), 60, 0.5)
+
+
+def switch_kernel_and_run(browser: Any) -> None:
+    """Kernel > Change Kernel from the notebook's toolbar, as a person does; then run the cell (Shift+Enter)."""
+    wait = WebDriverWait(browser, 60, poll_frequency=0.2)
+    wait.until(ready.element_to_be_clickable((By.CSS_SELECTOR, ".jp-NotebookPanel .jp-Toolbar-kernelName")))
+    wait.until(lambda b: "Python 3" in b.find_element(By.CSS_SELECTOR, ".jp-Toolbar-kernelName").text)
+    browser.find_element(By.CSS_SELECTOR, ".jp-Toolbar-kernelName").click()
+    dialog = wait.until(ready.visibility_of_element_located((By.CSS_SELECTOR, ".jp-Dialog")))
+    Select(dialog.find_element(By.TAG_NAME, "select")).select_by_visible_text(DEBUG_KERNEL)
+    dialog.find_element(By.CSS_SELECTOR, ".jp-Dialog-button.jp-mod-accept").click()
+    wait.until(lambda b: DEBUG_KERNEL in b.find_element(By.CSS_SELECTOR, ".jp-Toolbar-kernelName").text)
+    wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, ".jp-Notebook-ExecutionIndicator[data-status='idle']"))
+    browser.find_element(By.CSS_SELECTOR, ".jp-Cell .jp-InputArea-editor").click()
+    ActionChains(browser).key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(Keys.SHIFT).perform()
+    output = WebDriverWait(browser, 90, poll_frequency=0.2).until(
+        lambda b: next((o.text for o in b.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output")
+                        if "RAN ON" in o.text), False))  # fmt: skip
+    host, uid = output.replace("RAN ON", "").split()
+    assert host in set(hosts_of("compute")) and uid == "20001", output
+    screenshot(browser, "kernel-on-a-compute-node.png")

@@ -14,6 +14,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 from types import FrameType
@@ -21,6 +22,7 @@ from types import FrameType
 # The time limit is known to have been reached when SIGTERM comes this close to it (Slurm checks limits
 # every 30 s or so, and the kernel starts a few seconds after its job).
 TIME_LIMIT_MARGIN_S = 60.0
+CLOSE_DEADLINE_S = 5.0  # well within Slurm's KillWait (30 s by default) before its SIGKILL
 
 
 def publish(connection_file: str, host: str) -> None:
@@ -60,14 +62,21 @@ def main(argv: list[str] | None = None) -> None:
     job = os.environ.get("SLURM_JOB_ID", "?")
     limit = int(os.environ.get("HPCHUB_KERNEL_TIME_LIMIT", "0") or 0)
 
+    app = IPKernelApp.instance()
+
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        """Say why in the running cell, then close the sockets in order: closing them sends what is queued (the
+        words), where exiting at once would drop it. A watchdog ends the process if closing hangs."""
+        watchdog = threading.Timer(CLOSE_DEADLINE_S, os._exit, args=(128 + signum,))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             sys.stderr.write(ending_words(job, host, time.monotonic() - started, limit))
             sys.stderr.flush()
+            app.close()
         finally:
             os._exit(128 + signum)
 
-    app = IPKernelApp.instance()
     app.initialize(["-f", args[1], "--ip=0.0.0.0"])
     publish(args[1], host)
     signal.signal(signal.SIGTERM, on_sigterm)
