@@ -108,10 +108,12 @@ def measure(rounds: int, say: Callable[[str], None]) -> dict[str, Any]:
     samples: dict[str, list[float]] = {"kernel_job_s": [], "plain_sbatch_s": [], "local_kernel_s": [],
                                        "login_spawn_s": [], "compute_spawn_s": []}  # fmt: skip
     say(f"   {rounds} rounds: a server on the login node and on a compute node, spawned")
-    for _ in range(rounds):
+    for index in range(rounds):
         samples["login_spawn_s"].append(_spawn(session, "login", {"place": "login", "time": 60}))
         samples["compute_spawn_s"].append(_spawn(session, "compute", {"place": "interactive", "time": 20}))
         _stop(session, "compute")
+        if index < rounds - 1:  # the last one stays: the kernels start from it
+            _stop(session, "login")
     try:
         say(f"   {rounds} rounds: a kernel as a Slurm job, the same kernel by a plain sbatch, a local kernel")
         for index in range(rounds):

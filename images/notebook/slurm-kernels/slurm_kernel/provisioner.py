@@ -125,35 +125,47 @@ class SlurmProvisioner(KernelProvisionerBase):
         return connection
 
     async def _until_ready(self, path: Path) -> dict[str, Any]:
-        """Wait for the kernel to publish its ports; fail at once if its job ends, and cancel it at the timeout."""
+        """Wait for the kernel to publish its ports (the file is read every 20 ms); meanwhile ask Slurm every
+        `squeue_interval`, in the background, whether the job still can: fail at once if it ended or will never
+        run, and cancel it at the timeout."""
         deadline = time.monotonic() + self.launch_timeout
         state = JobState("PENDING")
+        asked: asyncio.Task[JobState] | None = None
         checked = time.monotonic()
-        while (info := ready_connection(path)) is None:
-            if time.monotonic() - checked >= self.squeue_interval:
-                checked = time.monotonic()
-                state = await self._query()
-                if not state.alive:
-                    tail = log_tail(self._log)
-                    raise KernelJobError(ended_message(self.job_id or "?", state.state or "", self._log)
-                                         + (f":\n{tail}" if tail else ""))  # fmt: skip
-                if never_runs(state.reason):
-                    await self._cancel()
+        try:
+            while (info := ready_connection(path)) is None:
+                if asked is None and time.monotonic() - checked >= self.squeue_interval:
+                    asked = asyncio.ensure_future(self._query())
+                if asked is not None and asked.done():
+                    state, asked, checked = asked.result(), None, time.monotonic()
+                    self._refuse_if_it_cannot_run(state)
+                if time.monotonic() > deadline:
                     raise KernelJobError(
-                        f"Slurm will not start the kernel's job {self.job_id} ({self.size.describe()}): "
-                        f"{state.reason}. It is cancelled: your project or QoS does not allow it"
+                        f"The kernel's Slurm job {self.job_id} was still {state.state or 'starting'}"
+                        f"{f' ({state.reason})' if state.reason and state.reason != 'None' else ''} after "
+                        f"{self.launch_timeout:.0f} s, and is cancelled: try a kernel of another partition or later"
                     )
-            if time.monotonic() > deadline:
-                await self._cancel()
-                raise KernelJobError(
-                    f"The kernel's Slurm job {self.job_id} was still {state.state or 'starting'}"
-                    f"{f' ({state.reason})' if state.reason and state.reason != 'None' else ''} after "
-                    f"{self.launch_timeout:.0f} s, and is cancelled: try a kernel of another partition or later"
-                )
-            await asyncio.sleep(0.1)
+                await asyncio.sleep(0.02)
+        except KernelJobError:
+            await self._cancel()  # ended already, or never to run, or too long in the queue
+            raise
+        finally:
+            if asked is not None:
+                asked.cancel()
         self.node = str(info["ip"])
         self.log.info("Kernel %s: job %s runs on %s", self.kernel_id, self.job_id, self.node)
         return info
+
+    def _refuse_if_it_cannot_run(self, state: JobState) -> None:
+        if not state.alive:
+            tail = log_tail(self._log)
+            raise KernelJobError(ended_message(self.job_id or "?", state.state or "", self._log)
+                                 + (f":\n{tail}" if tail else ""))  # fmt: skip
+        if never_runs(state.reason):
+            raise KernelJobError(
+                f"Slurm will not start the kernel's job {self.job_id} ({self.size.describe()}): "
+                f"{state.reason}. It is cancelled: your project or QoS does not allow it"
+            )
 
     async def _query(self) -> JobState:
         try:
