@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from tests.support.docker import ROOT, docker
 from tests.support.images import image, lock_mismatches, locked_versions, processes
@@ -118,7 +119,9 @@ def test_our_installed_packages_are_the_recorded_sources_and_the_checkouts_build
     # notebook_env role installs that copy on bare hosts, and a node built from the image reports ok.
     recorded = notebook.file("/opt/jupyter/.own-packages-sha256").content_string.strip()
     script = ROOT / "images/notebook/own-packages-sha256"
-    packages = [str(ROOT / "images/notebook" / name) for name in ("slurm-magics", "job-clock", "workflows")]
+    # In the notebook_env role's order (notebook_env_own_packages), which the Dockerfile follows.
+    own = yaml.safe_load((ROOT / "roles/notebook_env/defaults/main.yml").read_text())["notebook_env_own_packages"]
+    packages = [str(ROOT / "images/notebook" / name) for name in own]
     here = subprocess.run([sys.executable, str(script), *packages], capture_output=True, text=True, check=True)
     assert recorded == here.stdout.strip()
 
