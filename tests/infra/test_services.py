@@ -12,7 +12,7 @@ EXPECTED = {
     "slurm_controller": {"slurmctld"},
     "slurm_accounting": {"slurmdbd", "mariadb"},
     "compute": {"slurmd"},
-    "login_nodes": set(),
+    "login_nodes": {"slurmd"},  # slurm_login_partition: the login node's own partition, for light servers
 }
 DAEMONS = {"slurmctld", "slurmdbd", "mariadb", "slurmd"}
 
@@ -30,13 +30,13 @@ def test_daemons_of_the_host_group(group, name):
             assert not service.is_running, (name, daemon)
 
 
-def test_slurm_sees_every_compute_node_idle(controller):
+def test_slurm_sees_every_compute_and_login_node_idle(controller):
     out = controller.check_output("sinfo --noheader --Node --format='%N %t'")
     states = dict(line.split() for line in out.splitlines())
-    assert states == {name: "idle" for name in hosts_of("compute")}
+    assert states == {name: "idle" for name in [*hosts_of("compute"), *hosts_of("login_nodes")]}
 
 
-def test_partitions_debug_interactive_and_gpu(controller):
+def test_partitions_debug_interactive_gpu_and_login(controller):
     out = controller.check_output("sinfo --noheader --format='%R %N %G'")
     lines = sorted(out.splitlines())  # a line per kind of node: c1 has no GPU
     assert lines == [
@@ -45,7 +45,16 @@ def test_partitions_debug_interactive_and_gpu(controller):
         "gpu c2 gpu:2",
         "interactive c1 (null)",
         "interactive c2 gpu:2",
+        "login login (null)",  # the compute partitions (nodes ALL) leave the login node out
     ]
+
+
+def test_the_login_partition_is_shared_and_limits_each_user(controller):
+    """slurm_login_partition and its QoS (slurm_qos' max_tres_per_user, with DenyOnLimit)."""
+    partition = controller.check_output("scontrol show partition login")
+    assert "OverSubscribe=FORCE:32" in partition and "QoS=login" in partition and "MaxTime=7-00:00:00" in partition
+    qos = controller.check_output("sacctmgr --noheader --parsable2 show qos where name=login format=maxtrespu,flags")
+    assert qos.strip() == "cpu=2,mem=4G|DenyOnLimit", qos
 
 
 def test_c2_declares_two_gpus_and_projects_limit_them(controller):
