@@ -5,7 +5,6 @@ notebook_env_slurm_kernels). Interrupt and restart work; stopping the server end
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -39,11 +38,7 @@ def kernel_jobs(user: str) -> dict[str, dict[str, str]]:
 
 def interrupted(kernel: Any, session: Any) -> str:
     """Run a long cell, interrupt it through the server's REST API once it runs; what the cell ended with."""
-    msg_id = kernel.send("print('started', flush=True)\nimport time\ntime.sleep(600)")
-    while True:  # until the cell has printed: it runs
-        message = json.loads(kernel.ws.recv())
-        if message.get("parent_header", {}).get("msg_id") == msg_id and message["header"]["msg_type"] == "stream":
-            break
+    msg_id = kernel.started("print('started', flush=True)\nimport time\ntime.sleep(600)")
     reply = session.post(f"{kernel.api}/kernels/{kernel.id}/interrupt", headers=kernel.auth)
     assert reply.status_code == 204, reply.text[:200]
     with pytest.raises(AssertionError) as failed:

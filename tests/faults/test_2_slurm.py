@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
@@ -97,11 +96,7 @@ def test_a_kernel_job_cancelled_by_scancel_shows_a_dead_kernel_with_the_reason(s
     jobs = jupyter_jobs()
     alice = servers["alice"].session
     with alice.kernel(120, name="slurm-interactive") as kernel:
-        msg_id = kernel.send("print('started', flush=True)\nimport time\ntime.sleep(600)")
-        while True:
-            message = json.loads(kernel.ws.recv())
-            if message.get("parent_header", {}).get("msg_id") == msg_id and message["header"]["msg_type"] == "stream":
-                break
+        msg_id = kernel.started("print('started', flush=True)\nimport time\ntime.sleep(600)")
         listed = on("slurmctld", "squeue --noheader --user=alice --format='%j %i'").stdout.split("\n")
         [job] = [line.split()[1] for line in listed if line.startswith(f"kernel-{kernel.id[:8]} ")]
         on("slurmctld", f"scancel {job}")

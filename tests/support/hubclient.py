@@ -63,6 +63,15 @@ class Kernel:
         `store_history`: as a notebook runs cells (`_`, `Out` and the execution count follow)."""
         return self.outcome(self.send(code, store_history))
 
+    def started(self, code: str) -> str:
+        """Send a cell and return (its message id) once it has printed something: it runs. For cells that print
+        first and then take long (to interrupt or cancel under them)."""
+        msg_id = self.send(code)
+        while True:
+            message = json.loads(self.ws.recv())
+            if message.get("parent_header", {}).get("msg_id") == msg_id and message["header"]["msg_type"] == "stream":
+                return msg_id
+
     def send(self, code: str, store_history: bool = False) -> str:
         """Send one cell without waiting for it; its message id, for outcome()."""
         msg_id = uuid.uuid4().hex
