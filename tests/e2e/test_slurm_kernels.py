@@ -115,6 +115,33 @@ def test_the_login_node_limits_each_user(session_of):
     assert refused.returncode != 0 and "QOS" in refused.stderr + refused.stdout, refused.stderr
 
 
+HEADLESS = """
+import nbformat, pathlib
+notebook = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "slurm-debug", "display_name": "debug"}})
+cell = "import os, socket\\nprint('RAN ON', socket.gethostname(), os.getuid())"
+notebook.cells.append(nbformat.v4.new_code_cell(cell))
+nbformat.write(notebook, pathlib.Path.home() / "headless-kernel.ipynb")
+"""
+
+
+def test_a_notebook_run_headless_with_a_compute_node_kernel(session_of):
+    """papermill (a workflow's notebook step) and `jupyter execute` start the notebook's kernel without Jupyter
+    Server: the kernel spec works there too, its job runs the cells on a compute node and ends with the run."""
+    session_of("alice")  # alice's home exists
+    assert on("login", "/opt/jupyter/bin/python3 -", user="alice", stdin=HEADLESS).returncode == 0
+    runs = {"papermill": "papermill headless-kernel.ipynb headless-kernel.out.ipynb",
+            "jupyter execute": "cp headless-kernel.ipynb headless-kernel.exec.ipynb && "
+                               "jupyter execute --inplace headless-kernel.exec.ipynb"}  # fmt: skip
+    for name, command in runs.items():
+        ran = on("login", f"cd && PATH=/opt/jupyter/bin:$PATH {command}", user="alice")
+        assert ran.returncode == 0, (name, ran.stderr[-2000:])
+    for output in ("headless-kernel.out.ipynb", "headless-kernel.exec.ipynb"):
+        printed = on("login", f"cat ~/{output}", user="alice").stdout
+        host, uid = printed.split("RAN ON ")[1].split("\\n")[0].split()
+        assert host in set(hosts_of("compute")) and uid == "20001", (output, printed[-1000:])
+    wait_for("the headless runs' kernel jobs gone", lambda: not kernel_jobs("alice"), 30, 0.5)
+
+
 def test_in_the_browser_a_notebook_on_the_login_node_switches_to_a_compute_node_kernel(session_of, browser):
     """As a person does it: a notebook on the login-node server, its kernel changed (Kernel > Change Kernel) to
     the inventory's "Python 3 on a compute node", then the cell runs on a compute node, as alice."""

@@ -20,6 +20,7 @@ from typing import Any
 
 from jupyter_client.ioloop.restarter import AsyncIOLoopKernelRestarter
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
+from jupyter_core.paths import jupyter_runtime_dir
 from tornado.web import HTTPError
 from traitlets import Float, Int, Integer, Unicode
 
@@ -85,7 +86,12 @@ class SlurmProvisioner(KernelProvisionerBase):
         folder = kernel_folder()
         self._connection = folder / f"kernel-{self.kernel_id}.json"
         # The kernel reads our connection file on the shared home, not the server's own (its runtime folder may be
-        # local to the server's node).
+        # local to the server's node). A manager without a file of its own (nbclient, papermill, jupyter console:
+        # LocalProvisioner would write one) is given one where Jupyter Server puts its own, for the command to name.
+        if not manager.connection_file:
+            runtime = Path(jupyter_runtime_dir())
+            runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
+            manager.connection_file = str(runtime / f"kernel-{self.kernel_id}.json")
         command = manager.format_kernel_cmd(extra_arguments=kwargs.get("extra_arguments"))
         if manager.connection_file:
             command = [part.replace(manager.connection_file, str(self._connection)) for part in command]
