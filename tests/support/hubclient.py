@@ -176,10 +176,12 @@ class HubSession(requests.Session):
         return self.get(f"{self.hub}/user/{self.user}/{path.lstrip('/')}", headers=headers, **kwargs)
 
     @contextmanager
-    def kernel(self, timeout_s: float = 60, name: str = "python3", server: str = "") -> Iterator[Kernel]:
+    def kernel(
+        self, timeout_s: float = 60, name: str = "python3", server: str = "", token: str = ""
+    ) -> Iterator[Kernel]:
         """A kernel (spec `name`) on the user's server (`server`: a named one), reached through the proxy, for
-        several cells; deleted at the end."""
-        token = self.token()
+        several cells; deleted at the end. `token`: an API token of the user's (else a new one)."""
+        token = token or self.token()
         auth = {"Authorization": f"token {token}"}
         prefix = f"/user/{self.user}/" + (f"{server}/" if server else "")
         base = f"{self.hub}{prefix}api"
