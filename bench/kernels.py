@@ -24,6 +24,7 @@ from typing import Any
 
 from tests.support.docker import on
 from tests.support.hubclient import HubSession, Kernel
+from tests.support.waiting import wait_for
 
 USER = "alice"
 KERNEL = "slurm-interactive"
@@ -66,14 +67,6 @@ def plain(at):
 """
 
 
-def _until(what: str, done: Callable[[], bool], deadline_s: float) -> None:
-    ends = time.monotonic() + deadline_s
-    while not done():
-        if time.monotonic() > ends:
-            raise TimeoutError(what)
-        time.sleep(0.1)
-
-
 def _kernel_jobs() -> list[str]:
     """The user's kernel jobs (ours and the plain ones), from Slurm as root: no kernel started to ask."""
     names = on("slurmctld", f"squeue --noheader --user={USER} --format=%j").stdout.split()
@@ -106,7 +99,7 @@ def _spawn(session: HubSession, server: str, options: dict[str, Any]) -> float:
     reply = session.api("POST", f"/users/{USER}/servers/{server}", json={"user_options": options})
     if reply.status_code not in (201, 202):
         raise RuntimeError(f"spawn of {server} refused: {reply.status_code} {reply.text[:200]}")
-    _until(f"{server} ready", lambda: bool(_servers(session).get(server, {}).get("ready")), 180)
+    wait_for(f"{server} ready", lambda: bool(_servers(session).get(server, {}).get("ready")), 180, 0.1)
     return time.monotonic() - started
 
 
@@ -116,7 +109,7 @@ def _servers(session: HubSession) -> dict[str, Any]:
 
 def _stop(session: HubSession, server: str) -> None:
     session.api("DELETE", f"/users/{USER}/servers/{server}", json={"remove": True})
-    _until(f"{server} stopped", lambda: server not in _servers(session), 90)
+    wait_for(f"{server} stopped", lambda: server not in _servers(session), 90, 0.1)
 
 
 def measure(rounds: int, say: Callable[[str], None]) -> dict[str, Any]:
@@ -126,6 +119,9 @@ def measure(rounds: int, say: Callable[[str], None]) -> dict[str, Any]:
     for server in ("login", "compute"):
         if server in _servers(session):
             _stop(session, server)
+    others = on("slurmctld", "squeue --noheader --format='%i %u %j %N'").stdout.strip()
+    if others:  # side by side only if both kernels fit at once: jobs left on the nodes make one wait for the other
+        raise RuntimeError(f"the kernels benchmark needs an idle cluster; Slurm runs:\n{others}")
     samples: dict[str, list[float]] = {"kernel_job_s": [], "plain_sbatch_s": [], "local_kernel_s": [],
                                        "login_spawn_s": [], "compute_spawn_s": []}  # fmt: skip
     say(f"   {rounds} rounds: a server on the login node and on a compute node, spawned")
@@ -145,7 +141,7 @@ def measure(rounds: int, say: Callable[[str], None]) -> dict[str, Any]:
                 ours, plain = _side_by_side(session, driver, token)
                 samples["kernel_job_s"].append(ours)
                 samples["plain_sbatch_s"].append(plain)
-                _until("kernel jobs gone", lambda: not _kernel_jobs(), 60)
+                wait_for("kernel jobs gone", lambda: not _kernel_jobs(), 60, 0.1)
         for _ in range(rounds):
             samples["local_kernel_s"].append(_first_reply(session, "python3", token))
     finally:

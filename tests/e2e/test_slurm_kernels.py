@@ -125,7 +125,7 @@ nbformat.write(notebook, pathlib.Path.home() / "headless-kernel.ipynb")
 
 
 def test_a_notebook_run_headless_with_a_compute_node_kernel(session_of):
-    """papermill (a workflow's notebook step) and `jupyter execute` start the notebook's kernel without Jupyter
+    """papermill and `jupyter execute` from a shell on the login node start the notebook's kernel without Jupyter
     Server: the kernel spec works there too, its job runs the cells on a compute node and ends with the run."""
     session_of("alice")  # alice's home exists
     assert on("login", "/opt/jupyter/bin/python3 -", user="alice", stdin=HEADLESS).returncode == 0

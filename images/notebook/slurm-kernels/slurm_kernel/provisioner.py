@@ -93,8 +93,7 @@ class SlurmProvisioner(KernelProvisionerBase):
             runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
             manager.connection_file = str(runtime / f"kernel-{self.kernel_id}.json")
         command = manager.format_kernel_cmd(extra_arguments=kwargs.get("extra_arguments"))
-        if manager.connection_file:
-            command = [part.replace(manager.connection_file, str(self._connection)) for part in command]
+        command = [part.replace(manager.connection_file, str(self._connection)) for part in command]
         return await super().pre_launch(cmd=command, **kwargs)  # type: ignore[no-any-return]
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> dict[str, Any]:
