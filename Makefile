@@ -52,8 +52,8 @@ lint: venv ## ruff, mypy, yamllint, hadolint and ansible-lint (production profil
 bench: prerequisites ## [Docker] benchmarks of the local deployment (make up with 50 simulated users first); BENCH_ARGS=--quick or --cold
 	@$(PY) -m bench.run $(BENCH_ARGS)
 
-test-unit: venv ## unit tests, the spawner in-process against a fake Slurm; hpchub's line coverage (no Docker)
-	@$(VENV)/bin/pytest tests/unit -p no:cacheprovider --cov=hpchub --cov-report=term --cov-fail-under=90 $(PYTEST_ARGS)
+test-unit: venv ## unit tests, the spawner in-process against a fake Slurm; hpchub's and hpc_slurm's line coverage (no Docker)
+	@$(VENV)/bin/pytest tests/unit -p no:cacheprovider --cov=hpchub --cov=hpc_slurm --cov-report=term --cov-fail-under=90 $(PYTEST_ARGS)
 
 test-images: images ## [Docker] image tests: throwaway containers checked with testinfra
 	@$(VENV)/bin/pytest tests/images $(PYTEST_ARGS)

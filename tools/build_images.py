@@ -41,13 +41,14 @@ DEFAULT_IMAGES = ("notebook", "hub", "proxy", "node")
 # What each image is built from: its revision label names the last commit that changed these, so an
 # unrelated commit does not change the image (and does not recreate the cluster's containers).
 INPUTS = {
-    "notebook": ["images/notebook", "tools/requirements.txt"],
-    "hub": ["images/hub", "hub_config", "tools/requirements.txt"],
+    "notebook": ["images/notebook", "packages", "tools/requirements.txt"],
+    "hub": ["images/hub", "hub_config", "packages/hpc-slurm", "tools/requirements.txt"],
     "proxy": ["images/proxy"],
     "node": [
         "slurm-test-cluster/node",
         "slurm-test-cluster/systemd-mask.list",
         "images/notebook",
+        "packages",
         "tools/requirements.txt",
     ],
     "bare-host": ["tests/production/bare-host", "slurm-test-cluster/systemd-mask.list"],
@@ -324,9 +325,9 @@ def build_image(name: str, settings: Settings) -> float:
 
 
 # The job clock's JupyterLab extension, built in the notebook image (its job-clock stage): bare hosts get the
-# same files from the checkout, where the notebook_env role installs images/notebook/job-clock from.
+# same files from the checkout, where the notebook_env role installs packages/job-clock from.
 JOB_CLOCK_BUILT = "/opt/jupyter/share/jupyter/labextensions/hpc-job-clock"
-JOB_CLOCK_CHECKOUT = ROOT / "images/notebook/job-clock/data/share/jupyter/labextensions"
+JOB_CLOCK_CHECKOUT = ROOT / "packages/job-clock/data/share/jupyter/labextensions"
 
 
 def copy_built_job_clock(ref: str) -> None:

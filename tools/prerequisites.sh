@@ -66,7 +66,7 @@ start_docker() {
 
 install_venv() {
   local stamp="$venv/.requirements.sha256" want
-  want="$(cat "$lock" "$hpchub/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+  want="$(cat "$lock" "$hpchub/pyproject.toml" "$here/packages/hpc-slurm/pyproject.toml" | sha256sum | cut -d' ' -f1)"
   if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     return 0
   fi
@@ -78,9 +78,11 @@ install_venv() {
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$uv_pin"
   UV_INDEX_URL="${PIP_INDEX_URL:-${UV_INDEX_URL:-}}" \
     "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" -r "$lock"
-  # hpchub's dependencies are in the lock (the hub image's versions); the package itself is the source tree.
+  # hpchub's dependencies are in the lock (the hub image's versions); the package itself, and the Slurm layer
+  # it shares with the notebook side, are the source tree.
   UV_INDEX_URL="${PIP_INDEX_URL:-${UV_INDEX_URL:-}}" \
-    "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" --no-deps --editable "$hpchub"
+    "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" --no-deps \
+      --editable "$here/packages/hpc-slurm" --editable "$hpchub"
   echo "$want" >"$stamp"
 }
 

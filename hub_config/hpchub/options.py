@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from hpc_slurm import DurationError, parse_memory_mb, parse_minutes
+
 from hpchub.places import Place
+from hpchub.slurm_limits import Limits, PartitionLimits
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 INTEGER = re.compile(r"^[0-9]{1,9}$")
-MEMORY = re.compile(r"^([0-9]{1,9})\s*([MGT]?)B?$", re.IGNORECASE)
 FIELDS = ("place", "partition", "account", "qos", "nodes", "cpus", "memory", "time", "gpus", "reservation")
 
 
@@ -27,37 +29,6 @@ class OptionsError(ValueError):
         super().__init__(f"{field_name}: {message}")
         self.field = field_name
         self.message = message
-
-
-@dataclass(frozen=True)
-class PartitionLimits:
-    """What one partition allows (from `scontrol show partition`)."""
-
-    name: str
-    max_nodes: int
-    max_cpus_per_node: int
-    max_memory_mb_per_node: int
-    max_time_minutes: int
-    max_gpus_per_node: int = 0
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What this user may ask for: partitions, and the accounts, QoS and reservations open to them."""
-
-    partitions: Mapping[str, PartitionLimits]
-    accounts: tuple[str, ...]  # the user's default account first
-    qos: tuple[str, ...]
-    reservations: tuple[str, ...] = ()
-    default_partition: str = ""
-    default_qos: str = ""  # the association's DefaultQOS
-    qos_max_minutes: Mapping[str, int] = field(default_factory=dict)  # MaxWall of the QoS that have one
-    account_max_gpus: Mapping[str, int] = field(default_factory=dict)  # MaxTRES gres/gpu of the accounts that have one
-    places: Mapping[str, Place] = field(default_factory=dict)  # the site's places in partitions open to the user
-
-    def max_gpus(self, account: str) -> int | None:
-        """The GPUs a job charged to `account` may use; None when the account sets no limit."""
-        return self.account_max_gpus.get(account)
 
 
 @dataclass(frozen=True)
@@ -115,27 +86,23 @@ def _choice(raw: Mapping[str, Any], name: str, allowed: tuple[str, ...], default
     return text
 
 
-def parse_memory_mb(text: str) -> int:
-    """'4096', '4096M', '4G', '1T' -> megabytes."""
-    match = MEMORY.match(text)
-    if not match:
-        raise OptionsError("memory", "must be a size such as 4096M or 4G")
-    number, unit = int(match.group(1)), match.group(2).upper()
-    return number * {"": 1, "M": 1, "G": 1024, "T": 1024 * 1024}[unit]
+def memory_field_mb(text: str) -> int:
+    """The memory field (a Slurm size: '4096', '4096M', '4G', '1T') -> megabytes."""
+    try:
+        return parse_memory_mb(text)
+    except DurationError:
+        raise OptionsError("memory", "must be a size such as 4096M or 4G") from None
 
 
-def parse_minutes(text: str) -> int:
-    """Slurm's time forms -> minutes (seconds round up): M, M:S, H:M:S, D-H, D-H:M, D-H:M:S."""
-    days_text, _, rest = text.rpartition("-") if "-" in text else ("0", "", text)
-    parts = rest.split(":")
-    if not INTEGER.match(days_text) or len(parts) > 3 or not all(INTEGER.match(part) for part in parts):
+def time_field_minutes(text: str) -> int:
+    """The time field (Slurm's forms: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S) -> minutes, seconds rounding up."""
+    try:
+        minutes = parse_minutes(text)
+    except DurationError:
+        minutes = None
+    if minutes is None:  # a word for "no limit" is Slurm's to say, not the user's
         raise OptionsError("time", "must be minutes, HH:MM:SS or D-HH:MM:SS")
-    numbers = [int(part) for part in parts]
-    if "-" in text:  # D-H, D-H:M, D-H:M:S
-        hours, minutes, seconds = [*numbers, 0, 0][:3]
-    else:  # M, M:S, H:M:S
-        hours, minutes, seconds = {1: [0, *numbers, 0], 2: [0, *numbers], 3: numbers}[len(numbers)]
-    return int(days_text) * 1440 + hours * 60 + minutes + (1 if seconds else 0)
+    return minutes
 
 
 def default_qos(limits: Limits) -> str:
@@ -184,9 +151,9 @@ def place_default(place: Place | None, name: str, generic: int) -> int:
         return generic
     try:
         if name == "memory":
-            return parse_memory_mb(text)
+            return memory_field_mb(text)
         if name == "time":
-            return parse_minutes(text)
+            return time_field_minutes(text)
         return int(text) if INTEGER.match(text) else generic
     except OptionsError:
         return generic
@@ -239,7 +206,7 @@ def parse_options(raw: Mapping[str, Any], limits: Limits) -> SpawnOptions:
     low, high = bounds["memory"]
     memory_text = _single(raw, "memory")
     memory_mb = (
-        parse_memory_mb(memory_text) if memory_text else _clamped(place_default(place, "memory", 1024), (low, high))
+        memory_field_mb(memory_text) if memory_text else _clamped(place_default(place, "memory", 1024), (low, high))
     )
     if not low <= memory_mb <= high:
         where = at or f" in {partition.name}"
@@ -248,7 +215,9 @@ def parse_options(raw: Mapping[str, Any], limits: Limits) -> SpawnOptions:
     max_minutes, within = max_time_minutes(limits, partition, qos or "")
     low, high = bounds["time"]
     within = within if high == max_minutes else at.strip()
-    time_minutes = parse_minutes(time_text) if time_text else _clamped(place_default(place, "time", 60), (low, high))
+    time_minutes = (
+        time_field_minutes(time_text) if time_text else _clamped(place_default(place, "time", 60), (low, high))
+    )
     if not low <= time_minutes <= high:
         raise OptionsError("time", f"must be from {low} to {high} minutes {within}")
     gpus = _integer(raw, "gpus", _clamped(place_default(place, "gpus", 0), bounds["gpus"]), *bounds["gpus"])

@@ -1,15 +1,14 @@
-"""Slurm commands' (sbatch, scancel) errors as a user should read them."""
+"""Slurm commands' (sbatch, scancel) errors as a user should read them: batchspawner raises a RuntimeError with
+the command's standard error, which hpc_slurm tells apart as "not answering" or "refused"."""
 
 from __future__ import annotations
 
-UNREACHABLE = ("contact slurm controller", "timed out", "unable to connect")
+from hpc_slurm import SlurmNotAnswering, error_from
 
 
 def slurm_refusal(stderr: str) -> tuple[int, str]:
     """(HTTP status, message) for sbatch or scancel errors: 503 when Slurm is unreachable (try again), else 400."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    reason = next((line for line in lines if "error:" in line), lines[-1] if lines else "sbatch failed")
-    reason = reason.split("error:", 1)[-1].strip()
-    if any(word in reason.lower() for word in UNREACHABLE):
-        return 503, f"Slurm is not answering ({reason}); nothing was submitted, try again in a minute"
-    return 400, f"Slurm refused the job: {reason}"
+    error = error_from("sbatch", stderr)
+    if isinstance(error, SlurmNotAnswering):
+        return 503, f"Slurm is not answering ({error.reason}); nothing was submitted, try again in a minute"
+    return 400, f"Slurm refused the job: {error.reason}"

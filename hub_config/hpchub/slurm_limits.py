@@ -1,21 +1,53 @@
-"""What Slurm allows a user, read live (sinfo, sacctmgr) and cached for a short time."""
+"""What Slurm allows a user, read live (sinfo, sacctmgr) and cached for a short time: Slurm's facts, which the
+spawn options' parser (hpchub.options) checks requests against; nothing here imports the parser."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from hpchub.options import Limits, PartitionLimits, parse_minutes
+from hpc_slurm import SlurmError, arun, parse_minutes
+
+from hpchub.places import Place
 
 SINFO = ["sinfo", "--noheader", "--format=%R|%c|%m|%l|%D|%G"]
 LOAD = ["sinfo", "--noheader", "--format=%R|%C|%t|%D"]  # CPUs allocated/idle/other/total, node state, nodes
 PENDING = ["squeue", "--noheader", "--states=PENDING", "--format=%P"]
 
+NO_LIMIT_MINUTES = 365 * 1440  # what the form offers where a partition has no time limit
 
-class SlurmUnavailable(RuntimeError):
-    """A Slurm command failed or did not answer in time (controller or accounting down)."""
+
+@dataclass(frozen=True)
+class PartitionLimits:
+    """What one partition allows (from `scontrol show partition`)."""
+
+    name: str
+    max_nodes: int
+    max_cpus_per_node: int
+    max_memory_mb_per_node: int
+    max_time_minutes: int
+    max_gpus_per_node: int = 0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What this user may ask for: partitions, and the accounts, QoS and reservations open to them."""
+
+    partitions: Mapping[str, PartitionLimits]
+    accounts: tuple[str, ...]  # the user's default account first
+    qos: tuple[str, ...]
+    reservations: tuple[str, ...] = ()
+    default_partition: str = ""
+    default_qos: str = ""  # the association's DefaultQOS
+    qos_max_minutes: Mapping[str, int] = field(default_factory=dict)  # MaxWall of the QoS that have one
+    account_max_gpus: Mapping[str, int] = field(default_factory=dict)  # MaxTRES gres/gpu of the accounts that have one
+    places: Mapping[str, Place] = field(default_factory=dict)  # the site's places in partitions open to the user
+
+    def max_gpus(self, account: str) -> int | None:
+        """The GPUs a job charged to `account` may use; None when the account sets no limit."""
+        return self.account_max_gpus.get(account)
 
 
 def parse_sinfo(text: str) -> dict[str, PartitionLimits]:
@@ -25,7 +57,8 @@ def parse_sinfo(text: str) -> dict[str, PartitionLimits]:
         if not line.strip():
             continue
         name, cpus, memory, timelimit, nodes, gres = line.strip().split("|")
-        minutes = 365 * 1440 if timelimit in ("infinite", "UNLIMITED") else parse_minutes(timelimit)
+        shown = parse_minutes(timelimit)
+        minutes = NO_LIMIT_MINUTES if shown is None else shown
         gpus = sum(int(part.split("(")[0].rsplit(":", 1)[-1]) for part in gres.split(",")
                    if part.startswith("gpu:"))  # gpu:2, gpu:a100:4, gpu:2(S:0-1)  # fmt: skip
         limits = PartitionLimits(name, int(nodes), int(cpus.rstrip("+")), int(memory.rstrip("+")), minutes, gpus)
@@ -95,29 +128,10 @@ def parse_qos_max_wall(text: str) -> dict[str, int]:
     limits = {}
     for line in text.splitlines():
         name, _, max_wall = line.strip().partition("|")
-        if name and max_wall and max_wall.upper() not in ("UNLIMITED", "INFINITE"):
-            limits[name] = parse_minutes(max_wall)
+        minutes = parse_minutes(max_wall) if name and max_wall else None
+        if minutes is not None:
+            limits[name] = minutes
     return limits
-
-
-async def run(argv: Sequence[str], timeout: float = 10) -> str:
-    """A Slurm command's output; SlurmUnavailable when it fails, or does not answer within `timeout` (then it is
-    killed: with the controller hanging, every limits read or poll would otherwise leave one more behind)."""
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-        )
-    except OSError as error:
-        raise SlurmUnavailable(f"{argv[0]}: {error}") from error
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    except TimeoutError as error:
-        proc.kill()
-        await proc.wait()
-        raise SlurmUnavailable(f"{argv[0]}: no answer within {timeout:g} s") from error
-    if proc.returncode != 0:
-        raise SlurmUnavailable(f"{argv[0]}: {err.decode(errors='replace').strip()[:200]}")
-    return out.decode()
 
 
 class LimitsCache:
@@ -134,16 +148,16 @@ class LimitsCache:
         if cached and time.monotonic() - cached[0] < self.ttl:
             return cached[1]
         partitions_text, assoc_text, qos_text = await asyncio.gather(
-            run(SINFO),
-            run(["sacctmgr", "--noheader", "--parsable2", "show", "user", "withassoc", "where", f"name={user}",
+            arun(SINFO),
+            arun(["sacctmgr", "--noheader", "--parsable2", "show", "user", "withassoc", "where", f"name={user}",
                  f"cluster={self.cluster}", "format=defaultaccount,account,qos,defaultqos"]),
-            run(["sacctmgr", "--noheader", "--parsable2", "show", "qos", "format=name,maxwall"]),
+            arun(["sacctmgr", "--noheader", "--parsable2", "show", "qos", "format=name,maxwall"]),
         )  # fmt: skip
         assoc = parse_associations(assoc_text)
         partitions = parse_sinfo(partitions_text)
         gpus: dict[str, int] = {}
         if assoc.accounts and any(p.max_gpus_per_node for p in partitions.values()):  # GPU limits matter
-            gpus = parse_account_gpus(await run([
+            gpus = parse_account_gpus(await arun([
                 "sacctmgr", "--noheader", "--parsable2", "show", "assoc", "where", f"cluster={self.cluster}",
                 f"account={','.join(assoc.accounts)}", "format=account,user,maxtres"]), user)  # fmt: skip
         limits = Limits(partitions, assoc.accounts, assoc.qos, (), self.default_partition, assoc.default_qos,
@@ -198,8 +212,8 @@ class AvailabilityCache:
         if self._read and time.monotonic() - self._read[0] < self.ttl:
             return self._read[1]
         try:
-            load, pending = await asyncio.gather(run(LOAD, timeout=5), run(PENDING, timeout=5))
-        except SlurmUnavailable:
+            load, pending = await asyncio.gather(arun(LOAD, timeout=5), arun(PENDING, timeout=5))
+        except SlurmError:
             return {}
         self._read = (time.monotonic(), parse_availability(load, pending))
         return self._read[1]

@@ -14,12 +14,13 @@ from typing import Any, ClassVar
 
 from batchspawner import SlurmSpawner
 from batchspawner.batchspawner import JobStatus, format_template
+from hpc_slurm import SlurmError, arun
+from hpc_slurm.states import ACTIVE, base_state
 from tornado import web
 from traitlets import Bool, Float, Int, List, Unicode, default
 
 from hpchub.home_quota import QuotaCheck, check_home_quota
 from hpchub.options import (
-    Limits,
     OptionsError,
     SpawnOptions,
     field_bounds,
@@ -29,7 +30,7 @@ from hpchub.options import (
 )
 from hpchub.places import Place, load_places
 from hpchub.slurm_errors import slurm_refusal
-from hpchub.slurm_limits import Availability, AvailabilityCache, LimitsCache, SlurmUnavailable, run
+from hpchub.slurm_limits import Availability, AvailabilityCache, Limits, LimitsCache
 from hpchub.start_load import StartLoad
 
 # The log's name marks the job as a Jupyter server for Slurm's node Epilog, which cancels the server's Dask and
@@ -119,7 +120,7 @@ class HpcSlurmSpawner(SlurmSpawner):
     async def user_limits(self) -> Limits:
         try:
             limits = await self.limits_cache().for_user(self.user.name)
-        except SlurmUnavailable as error:
+        except SlurmError as error:
             self.log.warning("Slurm limits for %s unavailable: %s", self.user.name, error)
             raise web.HTTPError(503, "Slurm does not answer right now; try again in a minute") from None
         places = {place.name: place for place in self.site_places() if place.partition in limits.partitions}
@@ -328,8 +329,8 @@ class HpcSlurmSpawner(SlurmSpawner):
         # The controller answered and does not know the job (rather than not answering at all).
         denied = "Invalid job id" in (self.job_status or "")
         try:
-            state = await run(["sacct", "--noheader", "--parsable2", "-X", "-j", self.job_id, "--format=state"])
-        except SlurmUnavailable as error:
+            state = await arun(["sacct", "--noheader", "--parsable2", "-X", "-j", self.job_id, "--format=state"])
+        except SlurmError as error:
             self.log.warning("Job %s: squeue and sacct do not answer (%s); keeping the server", self.job_id, error)
             return JobStatus.UNKNOWN
         words = state.split()
@@ -338,7 +339,7 @@ class HpcSlurmSpawner(SlurmSpawner):
             # new slurmctld state). Keeping the server would leave a ghost that no poll ever clears.
             self.log.warning("Job %s unknown to the controller and to accounting: the server is gone", self.job_id)
             return JobStatus.NOTFOUND
-        if not words or words[0] in STILL_ALIVE:
+        if not words or base_state(words[0]) in ACTIVE:
             self.log.warning("Job %s not in squeue but %s in accounting; keeping the server", self.job_id,
                              words[0] if words else "not yet")  # fmt: skip
             return JobStatus.UNKNOWN
@@ -364,10 +365,6 @@ class HpcSlurmSpawner(SlurmSpawner):
             else:
                 yield {"message": "Submitting the job to Slurm"}
             await asyncio.sleep(1)
-
-
-# sacct states of a job that has not ended (everything else, COMPLETED, FAILED, CANCELLED..., has).
-STILL_ALIVE = frozenset({"PENDING", "RUNNING", "REQUEUED", "RESIZING", "SUSPENDED", "CONFIGURING", "COMPLETING"})
 
 
 async def apply_user_options(spawner: HpcSlurmSpawner, user_options: dict[str, Any]) -> None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from hpc_slurm import SlurmError, arun, parse_seconds
 from jupyterhub.apihandlers.base import APIHandler
 from jupyterhub.scopes import needs_scope
 from tornado import web
-
-from hpchub.slurm_limits import SlurmUnavailable, run
 
 
 def parse_time_left(text: str) -> dict[str, int | None]:
@@ -19,13 +18,7 @@ def parse_time_left(text: str) -> dict[str, int | None]:
         job, _, shown = line.strip().partition("|")
         if not job or not shown:
             continue
-        if shown in ("UNLIMITED", "NOT_SET", "INVALID"):
-            left[job] = None
-            continue
-        days, _, clock = shown.rpartition("-")
-        parts = [int(part) for part in clock.split(":")]
-        hours, minutes, seconds = ([0, 0, *parts])[-3:]
-        left[job] = (int(days or 0) * 24 + hours) * 3600 + minutes * 60 + seconds
+        left[job] = parse_seconds(shown)
     return left
 
 
@@ -44,8 +37,8 @@ class TimeLeftHandler(APIHandler):  # type: ignore[misc]
             self.finish({})
             return
         try:
-            out = await run(["squeue", "--noheader", f"--user={user.name}", "--format=%i|%L"], 5)
-        except SlurmUnavailable as error:
+            out = await arun(["squeue", "--noheader", f"--user={user.name}", "--format=%i|%L"], timeout=5)
+        except SlurmError as error:
             raise web.HTTPError(503, str(error)) from None
         left: dict[str, Any] = parse_time_left(out)
         self.finish({name: left.get(job) for name, job in jobs.items() if job in left})

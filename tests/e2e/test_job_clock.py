@@ -1,5 +1,5 @@
 """The server's own clock in a real browser: JupyterLab's status bar shows the time left in the server's Slurm
-job (images/notebook/job-clock), consistent with squeue, and warns before the job's time limit ends (at 10
+job (packages/job-clock), consistent with squeue, and warns before the job's time limit ends (at 10
 and at 2 minutes) so that the user saves their work. Screenshots: test-artifacts/job-clock*.png."""
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ def test_srun_works_in_a_job_submitted_from_a_terminal(alice):
 
 
 def test_the_server_tells_jupyterlab_when_its_job_ends(alice):
-    # What the status bar's job clock reads (images/notebook/job-clock): the server's own job, and an end that
+    # What the status bar's job clock reads (packages/job-clock): the server's own job, and an end that
     # agrees with squeue's TimeLeft for it.
     reply = alice.server_get("hpc-job-clock/job", timeout=30)
     assert reply.status_code == 200, reply.text[:300]

@@ -7,7 +7,7 @@ The user is dave: carol, who has no Slurm association, is refused by the spawn f
 alice, bob and erin belong to other browser and notebook tests.
 
 jupyterlab-slurm 4.1.0 has no submission (its front end never calls its own `sbatch` route): our JupyterLab
-extension (images/notebook/job-clock-lab, src/submit.ts) adds "Submit Batch Script" (launcher: a dialog whose
+extension (packages/jupyterlab-extension, src/submit.ts) adds "Submit Batch Script" (launcher: a dialog whose
 text is saved as a script and submitted) and "Submit with sbatch" (the file browser's context menu), both
 through that route. The jobs are submitted with them here, then held, released and cancelled in the panel.
 

@@ -1,4 +1,4 @@
-"""Headless notebooks and workflows on the real cluster (images/notebook/workflows, `hpc-workflow`), as bob:
+"""Headless notebooks and workflows on the real cluster (packages/workflows, `hpc-workflow`), as bob:
 from a login shell (the CLI) and from a kernel of his server (the Python API).
 
 - a diamond of four notebook steps with parameters: the two middle steps (a whole node's CPUs each) run at

@@ -121,7 +121,7 @@ def test_our_installed_packages_are_the_recorded_sources_and_the_checkouts_build
     script = ROOT / "images/notebook/own-packages-sha256"
     # In the notebook_env role's order (notebook_env_own_packages), which the Dockerfile follows.
     own = yaml.safe_load((ROOT / "roles/notebook_env/defaults/main.yml").read_text())["notebook_env_own_packages"]
-    packages = [str(ROOT / "images/notebook" / name) for name in own]
+    packages = [str(ROOT / "packages" / name) for name in own]
     here = subprocess.run([sys.executable, str(script), *packages], capture_output=True, text=True, check=True)
     assert recorded == here.stdout.strip()
 

@@ -1,5 +1,6 @@
-"""The job clock's server side (images/notebook/job-clock, module hpc_job_clock.time_left) against a stand-in
-squeue that prints what Slurm 22.05 prints for `--format %L`. The clock itself is tested in a browser against
+"""The job clock's server side (packages/job-clock, module hpc_job_clock.time_left) against a stand-in squeue
+that prints what Slurm 22.05 prints for `--format %L` (its forms are read by hpc_slurm.durations, tested in
+tests/unit/test_hpc_slurm.py). The clock itself is tested in a browser against
 the cluster (tests/e2e/test_lab_browser.py)."""
 
 from __future__ import annotations
@@ -10,29 +11,8 @@ from pathlib import Path
 
 import pytest
 from hpc_job_clock import time_left
-from hpc_job_clock.time_left import SlurmError, job_time_left, parse_time_left
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [
-        ("0:07", 7),
-        ("59:59", 3599),
-        ("1:00:00", 3600),
-        ("12:34:56", 45296),
-        ("2-03:04:05", ((2 * 24 + 3) * 60 + 4) * 60 + 5),
-        ("UNLIMITED", None),
-        ("NOT_SET", None),
-    ],
-)
-def test_squeue_time_left_is_read_as_seconds(text, seconds):
-    assert parse_time_left(text + "\n") == seconds
-
-
-@pytest.mark.parametrize("text", ["", "INVALID", "1-2", "soon"])
-def test_a_time_left_that_is_not_a_duration_is_refused(text):
-    with pytest.raises(SlurmError, match="not a duration"):
-        parse_time_left(text)
+from hpc_job_clock.time_left import job_time_left
+from hpc_slurm import DurationError, SlurmError
 
 
 def stand_in_squeue(tmp_path: Path, out: str, err: str = "", code: int = 0) -> Path:
@@ -61,3 +41,14 @@ def test_a_job_squeue_no_longer_lists_is_an_error(tmp_path, monkeypatch):
     monkeypatch.setattr(time_left, "SQUEUE", str(stand_in_squeue(tmp_path, "")))
     with pytest.raises(SlurmError, match="does not know job 42"):
         asyncio.run(job_time_left("42"))
+
+
+def test_a_time_left_that_is_not_a_duration_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(time_left, "SQUEUE", str(stand_in_squeue(tmp_path, "soon\n")))
+    with pytest.raises(DurationError, match="not a duration"):
+        asyncio.run(job_time_left("42"))
+
+
+def test_a_job_without_a_limit_has_no_end(tmp_path, monkeypatch):
+    monkeypatch.setattr(time_left, "SQUEUE", str(stand_in_squeue(tmp_path, "UNLIMITED\n")))
+    assert asyncio.run(job_time_left("42")) is None

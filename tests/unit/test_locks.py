@@ -80,11 +80,22 @@ def test_proxy_lock_matches_package_json():
     assert not [p for p in lock["packages"].values() if "resolved" in p]
 
 
-def test_hpchub_has_the_projects_version():
-    # hub_config/pyproject.toml (the package) and VERSION (the images' tags) name one version.
+def test_our_packages_have_the_projects_version():
+    # hub_config/pyproject.toml, packages/*/pyproject.toml and VERSION (the images' tags) name one version.
+    version = (ROOT / "VERSION").read_text().strip()
+    for path in [ROOT / "hub_config/pyproject.toml", *sorted(ROOT.glob("packages/*/pyproject.toml"))]:
+        assert tomllib.loads(path.read_text())["project"]["version"] == version, path
+
+
+def test_hpchubs_dependencies_are_locked_or_ours():
     package = tomllib.loads((ROOT / "hub_config/pyproject.toml").read_text())["project"]
-    assert package["version"] == (ROOT / "VERSION").read_text().strip()
+    ours = {
+        normalise(tomllib.loads(path.read_text())["project"]["name"]) for path in ROOT.glob("packages/*/pyproject.toml")
+    }
     hub, tools = pins(LOCKS["hub"]), pins(LOCKS["tools"])
     for dependency in package["dependencies"]:  # pinned in the hub image and, the same, in the unit tests' venv
         name = normalise(NAME.match(dependency).group(1))
+        if name in ours:  # installed from packages/ into the image and, editable, into the venv
+            assert name not in hub, f"{name} is ours: installed from packages/, not from the lock"
+            continue
         assert name in hub and hub[name] == tools.get(name), f"{name}: hub {hub.get(name)}, tools {tools.get(name)}"

@@ -50,7 +50,7 @@ def test_a_spec_naming_its_project_wins_and_without_a_server_job_nothing_is_gues
     ("size", "words"),
     [
         (KernelJobSize(partition="debug;rm"), "partition 'debug;rm' is not a Slurm name"),
-        (KernelJobSize(memory="4 GB"), "memory '4 GB' is not a size"),
+        (KernelJobSize(memory="4 gigabytes"), "memory '4 gigabytes' is not a size"),
         (KernelJobSize(cpus=0), "cpus 0 is out of range"),
         (KernelJobSize(time_minutes=0), "time_minutes 0 is out of range"),
     ],

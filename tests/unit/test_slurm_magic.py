@@ -1,4 +1,4 @@
-"""The Slurm magics' commands (images/notebook/slurm-magics, module slurm_magic) against stand-in Slurm commands
+"""The Slurm magics' commands (packages/slurm-magics, module slurm_magic) against stand-in Slurm commands
 on PATH that print what Slurm 22.05 prints: tables from the delimited formats, never from padded columns; the
 user's own format returned as text; arguments split as a shell would; Slurm's message on failure. The magics
 themselves run in a kernel of the notebook image against the cluster (tests/e2e/test_slurm_magics.py)."""
@@ -96,7 +96,7 @@ def test_sbatch_from_a_cell_sends_the_script_on_stdin(slurm):
 def test_a_failure_is_slurms_own_message(slurm):
     with pytest.raises(SlurmError) as failed:
         cancel("99")
-    assert str(failed.value) == "scancel: error: Kill job error on job id 99: Invalid job id specified"
+    assert str(failed.value) == "scancel: Kill job error on job id 99: Invalid job id specified"
     assert calls(slurm)[0][1] == ["--verbose", "99"]  # scancel says nothing of an unknown job otherwise
     with pytest.raises(SlurmError, match="slurm_load_jobs error: Invalid job id specified"):
         run_slurm("scontrol", "show job 99999", table=False)
@@ -125,5 +125,5 @@ def test_a_job_script_slurm_would_refuse_raises_slurms_message(slurm):
     refusing = slurm / "bin/sbatch"
     refusing.write_text("#!/bin/sh\necho 'allocation failure: Invalid account or account/partition combination"
                         " specified' >&2\nexit 1\n")  # fmt: skip
-    with pytest.raises(SlurmError, match=r"^Invalid account or account/partition combination specified$"):
+    with pytest.raises(SlurmError, match=r"^sbatch: Invalid account or account/partition combination specified$"):
         check_job_script(script)

@@ -7,15 +7,14 @@ from dataclasses import replace
 
 import pytest
 from hpchub.options import (
-    Limits,
     OptionsError,
-    PartitionLimits,
-    parse_memory_mb,
-    parse_minutes,
+    memory_field_mb,
     parse_options,
     sbatch_directives,
+    time_field_minutes,
 )
 from hpchub.places import PlacesError, load_places
+from hpchub.slurm_limits import Limits, PartitionLimits
 
 LIMITS = Limits(
     partitions={
@@ -115,12 +114,19 @@ def test_a_user_without_an_account_is_told_so():
     [("30", 30), ("30:15", 31), ("01:00:00", 60), ("2:30:00", 150), ("1-0", 1440), ("1-02:03", 1563), ("0-0:0:1", 1)],
 )
 def test_slurm_time_forms(text, minutes):
-    assert parse_minutes(text) == minutes
+    assert time_field_minutes(text) == minutes
+
+
+@pytest.mark.parametrize("text", ["UNLIMITED", "infinite", "1:2:3:4", "-5", "1h"])
+def test_a_time_field_without_a_limit_or_form_is_refused_naming_the_field(text):
+    with pytest.raises(OptionsError) as refused:
+        time_field_minutes(text)
+    assert refused.value.field == "time"
 
 
 @pytest.mark.parametrize(("text", "mb"), [("512", 512), ("512M", 512), ("2G", 2048), ("2g", 2048), ("1T", 1048576)])
 def test_memory_forms(text, mb):
-    assert parse_memory_mb(text) == mb
+    assert memory_field_mb(text) == mb
 
 
 def test_sbatch_directives_are_single_safe_lines():

@@ -17,10 +17,11 @@ import re
 import socket
 
 import pytest
+from hpc_slurm import SlurmNotAnswering, arun
 from hpchub import spawner as spawner_module
-from hpchub.options import Limits, PartitionLimits, SpawnOptions, parse_options
+from hpchub.options import SpawnOptions, parse_options
 from hpchub.places import PlacesError
-from hpchub.slurm_limits import SlurmUnavailable, run
+from hpchub.slurm_limits import Limits, PartitionLimits
 from hpchub.spawner import HpcSlurmSpawner, as_user_options
 from tornado.web import HTTPError
 
@@ -280,8 +281,8 @@ def hung_sinfo(fake_slurm, monkeypatch):
     def given_up() -> tuple[str, int | None]:
         async def scenario():
             try:
-                with pytest.raises(SlurmUnavailable) as unavailable:
-                    await asyncio.wait_for(run(["sinfo", "--noheader"], timeout=0.2), 5)
+                with pytest.raises(SlurmNotAnswering) as unavailable:
+                    await asyncio.wait_for(arun(["sinfo", "--noheader"], timeout=0.2), 5)
                 return str(unavailable.value), processes[0].returncode
             finally:
                 fake_slurm.heal("sinfo")
@@ -301,8 +302,8 @@ def test_a_slurm_command_that_does_not_answer_is_given_up_at_the_timeout_and_kil
 
 
 def test_a_missing_slurm_command_is_unavailable(fake_slurm):
-    with pytest.raises(SlurmUnavailable, match=r"^no-such-slurm-command: "):
-        asyncio.run(run(["no-such-slurm-command"]))
+    with pytest.raises(SlurmNotAnswering, match=r"^no-such-slurm-command: "):
+        asyncio.run(arun(["no-such-slurm-command"]))
 
 
 # Submit refusals.

@@ -1,4 +1,4 @@
-"""A workflow run against stand-in Slurm commands (images/notebook/workflows, module hpc_workflow): what is
+"""A workflow run against stand-in Slurm commands (packages/workflows, module hpc_workflow): what is
 submitted and with which dependencies, gates held, the state of every step from one squeue and one sacct,
 refusals before anything is submitted, reruns of what failed only. The same against the real cluster:
 tests/e2e/test_workflows.py."""

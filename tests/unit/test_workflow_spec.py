@@ -1,4 +1,4 @@
-"""A workflow's definition (images/notebook/workflows, module hpc_workflow): one schema for Python and YAML,
+"""A workflow's definition (packages/workflows, module hpc_workflow): one schema for Python and YAML,
 refused before anything is submitted with a message naming the step and field; the YAML round trip."""
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ Nothing here imports jupyter_client: the provisioner (provisioner.py) is the thi
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -14,10 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hpc_slurm import DurationError, SlurmError, arun, parse_memory_mb
+from hpc_slurm.durations import format_memory
+from hpc_slurm.states import ANSWERING
+
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-MEMORY = re.compile(r"^[0-9]{1,9}[MGT]?$")
-# The job states of a kernel that may still answer (everything else, COMPLETING included, has ended).
-ALIVE = frozenset({"PENDING", "CONFIGURING", "RUNNING", "SUSPENDED", "REQUEUED", "RESIZING"})
 # How the notebook's user is told why a kernel's job ended (sacct and squeue's state names).
 ENDINGS = {
     "TIMEOUT": "reached its time limit",
@@ -30,7 +30,6 @@ ENDINGS = {
     "BOOT_FAIL": "could not start its node",
     "DEADLINE": "passed its deadline",
 }
-COMMAND_TIMEOUT_S = 30.0
 # squeue's reasons of a pending job that waiting will not clear: the job asks for more than its project, QoS or
 # partition allows any one job.
 NEVER_RUNS = frozenset({"PartitionConfig", "PartitionNodeLimit", "PartitionTimeLimit", "InvalidAccount", "InvalidQOS",
@@ -39,6 +38,14 @@ NEVER_RUNS = frozenset({"PartitionConfig", "PartitionNodeLimit", "PartitionTimeL
 
 def never_runs(reason: str) -> bool:
     return reason in NEVER_RUNS or "PerJob" in reason  # AssocMaxGRESPerJob, QOSMaxWallDurationPerJobLimit...
+
+
+def _is_size(text: str) -> bool:
+    try:
+        parse_memory_mb(text)
+    except DurationError:
+        return False
+    return True
 
 
 class KernelJobError(RuntimeError):
@@ -62,7 +69,7 @@ class KernelJobSize:
         wrong = [f"{name} {value!r} is not a Slurm name" for name, value in
                  (("partition", self.partition), ("account", self.account), ("qos", self.qos))
                  if value and not NAME.match(value)]  # fmt: skip
-        if self.memory and not MEMORY.match(self.memory):
+        if self.memory and not _is_size(self.memory):
             wrong.append(f"memory {self.memory!r} is not a size such as 2048M or 4G")
         numbers = (("cpus", self.cpus, 1), ("time_minutes", self.time_minutes, 1), ("gpus", self.gpus, 0))
         for name, value, low in numbers:
@@ -107,7 +114,7 @@ def sbatch_arguments(
     if size.qos:
         args.append(f"--qos={size.qos}")
     if size.memory:
-        args.append(f"--mem={size.memory}")
+        args.append(f"--mem={format_memory(parse_memory_mb(size.memory))}")  # one form: 4 GB -> 4G
     if size.gpus:
         args.append(f"--gpus-per-node={size.gpus}")
     wckey = environ.get("HPCHUB_CLUSTER_WCKEY", "")
@@ -178,7 +185,7 @@ class JobState:
 
     @property
     def alive(self) -> bool:
-        return self.state is None or self.state in ALIVE
+        return self.state is None or self.state in ANSWERING  # a completing kernel's process has ended
 
 
 def parse_squeue(text: str) -> JobState:
@@ -199,26 +206,11 @@ def ended_message(job: str, state: str, log: str) -> str:
 
 
 async def run(command: Sequence[str], stdin: str | None = None, env: Mapping[str, str] | None = None) -> str:
-    """Run a Slurm command; KernelJobError with Slurm's own words when it fails or does not answer."""
+    """A Slurm command's output (hpc_slurm's runner and timeouts); KernelJobError with Slurm's reason."""
     try:
-        process = await asyncio.create_subprocess_exec(
-            *command,
-            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=dict(env) if env is not None else None,
-        )
-    except OSError as error:
-        raise KernelJobError(f"{command[0]}: {error}") from None
-    try:
-        out, err = await asyncio.wait_for(process.communicate(stdin.encode() if stdin else None), COMMAND_TIMEOUT_S)
-    except TimeoutError:
-        process.kill()
-        raise KernelJobError(f"{command[0]}: no answer within {COMMAND_TIMEOUT_S:.0f} s") from None
-    if process.returncode != 0:
-        words = err.decode(errors="replace").strip() or out.decode(errors="replace").strip()
-        raise KernelJobError(words or f"{command[0]} exited {process.returncode}")
-    return out.decode(errors="replace")
+        return await arun(command, stdin=stdin, env=env)
+    except SlurmError as failed:
+        raise KernelJobError(str(failed)) from None
 
 
 def log_tail(log: str, lines: int = 5) -> str:

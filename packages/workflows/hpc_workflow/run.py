@@ -21,11 +21,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from hpc_slurm.states import ACTIVE
+
 from hpc_workflow import slurm
 from hpc_workflow.graph import downstream, order
 from hpc_workflow.spec import Resources, Step, Workflow, WorkflowError
 
-ACTIVE = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "RESIZING", "SUSPENDED"}
 GATE_RESOURCES = Resources(cpus=1, memory="100M", time=1)
 
 

@@ -1,15 +1,17 @@
 """The Slurm commands behind the magics, without IPython: arguments as a shell would split them, tables read
-from a delimited format Slurm prints (never from its padded columns), Slurm's message on failure."""
+from a delimited format Slurm prints (never from its padded columns), Slurm's message on failure (hpc_slurm
+runs them: a SlurmError is "command: Slurm's reason")."""
 
 from __future__ import annotations
 
 import os
 import re
 import shlex
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 from typing import Any
+
+from hpc_slurm import Answer, SlurmError, SlurmRefused, run_answer
+from hpc_slurm.command import USER_TIMEOUT_S
 
 # The delimited form of each table command, used unless the user asked for a format of their own. squeue and
 # sinfo print the header of their --format too; sacct --parsable2 prints its own.
@@ -40,11 +42,7 @@ OWN_FORMAT = {
     "sacct": ("-n", "--noheader", "--json", "--yaml", "-p", "--parsable"),
 }
 SUBMITTED = re.compile(r"^(?:Submitted batch job )?(\d+)(?:;(\S+))?\s*$")
-TIMEOUT_S = 120.0
-
-
-class SlurmError(RuntimeError):
-    """A Slurm command that failed, with Slurm's own message."""
+__all__ = ["SlurmError", "Submitted", "Table", "cancel", "check_job_script", "run_slurm", "submit"]
 
 
 @dataclass
@@ -75,14 +73,6 @@ class Submitted:
         printer.text(str(self))
 
 
-def command_path(name: str) -> str:
-    """The command's absolute path on PATH, or a SlurmError saying it is missing."""
-    found = shutil.which(name)
-    if found is None:
-        raise SlurmError(f"{name}: not found on PATH (is the Slurm client installed here?)")
-    return found
-
-
 def arguments(name: str, line: str, table: bool) -> tuple[list[str], bool]:
     """The command's arguments from a magic's line, split as a shell would; and whether its output is a
     delimited table (the user chose no format of their own)."""
@@ -90,7 +80,7 @@ def arguments(name: str, line: str, table: bool) -> tuple[list[str], bool]:
         # $NAME left after IPython's own expansion of Python variables is an environment variable, as in a shell.
         args = [os.path.expandvars(arg) for arg in shlex.split(line)]
     except ValueError as error:
-        raise SlurmError(f"{name}: {error}") from None
+        raise SlurmRefused(name, str(error)) from None
     if not table or name not in TABLE_FORMATS:
         return args, False
     own = OWN_FORMAT[name]
@@ -101,16 +91,8 @@ def arguments(name: str, line: str, table: bool) -> tuple[list[str], bool]:
     return [*args, *TABLE_FORMATS[name]], True
 
 
-def _run(name: str, args: list[str], stdin: str | None) -> subprocess.CompletedProcess[str]:
-    try:
-        done = subprocess.run([command_path(name), *args], input=stdin, capture_output=True, text=True,
-                              timeout=TIMEOUT_S, check=False)  # fmt: skip
-    except subprocess.TimeoutExpired:
-        raise SlurmError(f"{name}: no answer within {TIMEOUT_S:.0f} s (is the controller up?)") from None
-    if done.returncode != 0:
-        message = (done.stderr.strip() or done.stdout.strip() or f"exit status {done.returncode}").splitlines()
-        raise SlurmError("\n".join(message[-20:]))
-    return done
+def _run(name: str, args: list[str], stdin: str | None) -> Answer:
+    return run_answer([name, *args], stdin=stdin, timeout=USER_TIMEOUT_S)
 
 
 def run_slurm(name: str, line: str = "", stdin: str | None = None, table: bool = True) -> Table | str:
@@ -127,7 +109,7 @@ def cancel(line: str) -> str:
     done = _run("scancel", ["--verbose", *args], None)
     errors = [text for text in done.stderr.splitlines() if "error:" in text]
     if errors:
-        raise SlurmError("\n".join(errors[-20:]))
+        raise SlurmRefused("scancel", "; ".join(text.removeprefix("scancel: error: ") for text in errors[-20:]))
     return "\n".join(text.removeprefix("scancel: ") for text in done.stderr.splitlines() if "Terminating" in text)
 
 
@@ -147,7 +129,7 @@ def submit(line: str = "", script: str | None = None) -> Submitted:
     assert isinstance(text, str)
     found = SUBMITTED.match(text.strip().splitlines()[-1] if text.strip() else "")
     if not found:
-        raise SlurmError(f"sbatch: no job id in its answer: {text.strip()[:200]!r}")
+        raise SlurmRefused("sbatch", f"no job id in its answer: {text.strip()[:200]!r}")
     return Submitted(found[1], found[2] or "")
 
 
@@ -156,6 +138,5 @@ def check_job_script(script: str) -> None:
     submission, with the user's associations and the partitions' limits; nothing is submitted)."""
     try:
         _run("sbatch", ["--test-only"], script)
-    except SlurmError as refused:
-        lines = (line.strip().removeprefix("allocation failure: ") for line in str(refused).splitlines())
-        raise SlurmError("; ".join(line for line in lines if line)) from None
+    except SlurmRefused as refused:
+        raise SlurmRefused("sbatch", refused.reason.removeprefix("allocation failure: ")) from None

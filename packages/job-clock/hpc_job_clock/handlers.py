@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 import time
 
+from hpc_slurm import DurationError, SlurmError
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from hpc_job_clock.time_left import SlurmError, job_time_left
+from hpc_job_clock.time_left import job_time_left
 
 # Set by hpchub-singleuser from SLURM_JOB_ID, which it removes so that jobs submitted from the server do not
 # inherit the server's own job.
@@ -25,7 +26,7 @@ class JobClockHandler(APIHandler):
         if job_id is not None:
             try:
                 left = await job_time_left(job_id)
-            except SlurmError as error:
+            except (SlurmError, DurationError) as error:
                 raise web.HTTPError(503, str(error)) from None
             now = time.time()
             end = None if left is None else now + left

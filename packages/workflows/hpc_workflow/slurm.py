@@ -6,29 +6,17 @@ from __future__ import annotations
 
 import getpass
 import os
-import shutil
-import subprocess
 from dataclasses import dataclass
 
-TIMEOUT_S = 60.0
+from hpc_slurm import SlurmError, run
+from hpc_slurm.states import base_state
 
-
-class SlurmError(RuntimeError):
-    """A Slurm command failed; the message is Slurm's."""
+__all__ = ["SlurmError", "accounts", "cancel", "partitions", "release", "states", "submit"]
 
 
 def slurm(name: str, *args: str, stdin: str | None = None) -> str:
-    found = shutil.which(name)
-    if found is None:
-        raise SlurmError(f"{name}: not found on PATH (is the Slurm client installed here?)")
-    try:
-        done = subprocess.run([found, *args], input=stdin, capture_output=True, text=True, timeout=TIMEOUT_S,
-                              check=False)  # fmt: skip
-    except subprocess.TimeoutExpired:
-        raise SlurmError(f"{name}: no answer within {TIMEOUT_S:.0f} s (is the controller up?)") from None
-    if done.returncode != 0:
-        raise SlurmError(done.stderr.strip() or done.stdout.strip() or f"{name} exited {done.returncode}")
-    return done.stdout
+    """The command's output (hpc_slurm's runner and timeouts); a SlurmError with Slurm's reason."""
+    return run([name, *args], stdin=stdin)
 
 
 def submit(script: str, dependencies: list[str], hold: bool = False) -> str:
@@ -75,6 +63,7 @@ def states(jobs: list[str]) -> dict[str, JobState]:
     queue = slurm("squeue", "--noheader", f"--user={user()}", "--format=%i|%T|%r|%N|%M")
     for line in queue.splitlines():
         job, state, reason, node, elapsed = (line.split("|") + [""] * 5)[:5]
+        # A completing job's exit code is known: accounting's record says it (COMPLETED, FAILED...).
         if job in wanted and state not in ("COMPLETED", "COMPLETING"):
             found[job] = JobState(job, state, reason if reason != "None" else "", node, elapsed)
     rest = [job for job in jobs if job not in found]
@@ -84,7 +73,7 @@ def states(jobs: list[str]) -> dict[str, JobState]:
         for line in record.splitlines():
             job, state, reason, node, elapsed, exit_code = (line.split("|") + [""] * 6)[:6]
             if job in wanted:
-                found[job] = JobState(job, state.split()[0], reason if reason != "None" else "",
+                found[job] = JobState(job, base_state(state), reason if reason != "None" else "",
                                       node if node != "None assigned" else "", elapsed, exit_code)  # fmt: skip
     return found
 
