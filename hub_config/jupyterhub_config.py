@@ -1,7 +1,8 @@
 """JupyterHub configuration of hpc-jupyterhub-deploy: thin, it reads the hub.yaml the jupyterhub role renders.
 
 Site values live in the inventory, never here: hub.yaml always holds every key (the role's defaults), and
-the hub refuses to start without it. JupyterHub's own defaults are not restated. Secrets come from files
+the hub refuses to start without it; its `config` section is the site's traits ({Class: {trait: value}}),
+applied as they are. JupyterHub's own defaults are not restated. Secrets come from files
 through the entrypoint's environment (proxy token, cookie secret, crypt key, service token), never from
 hub.yaml. Last, the site's own jupyterhub_config.d/*.py are loaded, in sorted order, over ours.
 """
@@ -24,7 +25,6 @@ c.JupyterHub.hub_connect_url = hub["hub_connect_url"]
 # configurable-http-proxy runs in its own container; its token comes from CONFIGPROXY_AUTH_TOKEN.
 # WatchedProxy puts the routes back within seconds when that container restarts (stock: up to 300 s).
 c.JupyterHub.proxy_class = WatchedProxy
-c.WatchedProxy.route_check_interval = float(hub["route_check_interval"])
 c.ConfigurableHTTPProxy.should_start = False
 c.ConfigurableHTTPProxy.api_url = hub["proxy_api_url"]
 if hub["db_url"]:  # empty: JupyterHub's SQLite file in the working directory, the state volume
@@ -45,7 +45,6 @@ port_report.install()
 c.JupyterHub.spawner_class = StockReferenceSpawner if hub["bench_profiles"] else HpcSlurmSpawner
 c.HpcSlurmSpawner.cluster_name = hub["cluster_name"]
 c.HpcSlurmSpawner.default_partition = spawn["default_partition"]
-c.HpcSlurmSpawner.limits_ttl = float(spawn["limits_ttl"])
 # The site's places (jupyterhub_places), checked now: a wrong one stops the hub naming it, not a user's spawn.
 c.HpcSlurmSpawner.places = list(spawn["places"] or [])
 places.load_places(c.HpcSlurmSpawner.places)
@@ -59,11 +58,6 @@ c.HpcSlurmSpawner.batch_submit_cmd = "/usr/bin/sbatch --parsable"
 c.HpcSlurmSpawner.batch_query_cmd = "/usr/bin/squeue -h -j {job_id} -o '%T %r %B'"
 c.HpcSlurmSpawner.batch_cancel_cmd = "/usr/bin/scancel {job_id}"
 c.HpcSlurmSpawner.req_srun = ""
-c.HpcSlurmSpawner.start_timeout = int(spawn["start_timeout"])
-c.HpcSlurmSpawner.http_timeout = int(spawn["http_timeout"])
-c.HpcSlurmSpawner.startup_poll_interval = float(spawn["startup_poll_interval"])
-# How often the hub asks Slurm whether a running server's job still runs (stock: 30 s).
-c.HpcSlurmSpawner.poll_interval = int(spawn["poll_interval"])
 quota = hub["home_quota"]
 c.HpcSlurmSpawner.quota_command = quota["command"]
 c.HpcSlurmSpawner.quota_as_user = bool(quota["as_user"])
@@ -87,6 +81,10 @@ if idle_timeout > 0:
                   "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]})  # fmt: skip
 c.JupyterHub.services = services
 c.JupyterHub.load_roles = roles
+
+# The site's traits from the inventory (jupyterhub_hub_config: {Class: {trait: value}}), straight through: a
+# trait needs no code here. Our classes' own defaults (HpcSlurmSpawner's, WatchedProxy's) are in the classes.
+hub_settings.apply_traits(c, hub["config"])
 
 # The site's own settings (jupyterhub_config_d in the inventory), after ours: traitlets' load_subconfig merges
 # each file's `c` over this one, so a site file overrides what it sets and leaves the rest.

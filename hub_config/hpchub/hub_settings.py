@@ -69,13 +69,30 @@ def authenticator_class(name: str) -> type:
         raise SettingsError(f"authenticator class '{name}': cannot be imported: {err}") from None
 
 
+def plain(value: Any) -> Any:
+    """A setting as YAML gave it: Settings sections back into plain dicts (a trait's value is the site's)."""
+    if isinstance(value, Mapping):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
+def apply_traits(config: Any, traits: Mapping[str, Mapping[str, Any]]) -> None:
+    """c[ClassName][trait] = value for {ClassName: {trait: value}}: the site's traits, straight through."""
+    for class_name, values in traits.items():
+        if not isinstance(values, Mapping):
+            raise SettingsError(f"config.{class_name}: must map trait names to values, not {type(values).__name__}")
+        for trait, value in values.items():
+            config[class_name][trait] = plain(value)
+
+
 def apply_authenticator(config: Any, settings: Mapping[str, Any]) -> type:
     """Set JupyterHub's authenticator class and its traits, c[ClassName][trait] = value, from
     settings {'class': name, 'config': {trait: value}}."""
     cls = authenticator_class(settings["class"])
     config.JupyterHub.authenticator_class = cls
-    for trait, value in settings["config"].items():
-        config[cls.__name__][trait] = value
+    apply_traits(config, {cls.__name__: settings["config"]})
     return cls
 
 

@@ -137,7 +137,7 @@ def parse_qos_max_wall(text: str) -> dict[str, int]:
 class LimitsCache:
     """Limits per user, read from Slurm at most once per `ttl` seconds."""
 
-    def __init__(self, cluster: str, default_partition: str = "", ttl: float = 60) -> None:
+    def __init__(self, cluster: str, default_partition: str, ttl: float) -> None:
         self.cluster = cluster
         self.default_partition = default_partition
         self.ttl = ttl

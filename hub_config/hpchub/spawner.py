@@ -55,6 +55,14 @@ class HpcSlurmSpawner(SlurmSpawner):
     cluster_name = Unicode("", help="Slurm ClusterName (for sacctmgr).").tag(config=True)
     default_partition = Unicode("", help="Partition chosen when the user names none.").tag(config=True)
     limits_ttl = Float(60.0, help="Seconds Slurm limits are cached per user.").tag(config=True)
+    # batchspawner's and JupyterHub's traits, with this deployment's defaults (the one place they are set).
+    poll_interval = Int(10, help="Seconds between checks that a running server's job still runs (stock 30).").tag(
+        config=True
+    )
+    http_timeout = Int(
+        120, help="Seconds a started server may take to answer HTTP (a cold node imports JupyterLab; stock 30)."
+    ).tag(config=True)
+    startup_poll_interval = Float(0.2, help="Seconds between checks of a starting job (stock 0.5).").tag(config=True)
     places: Any = List(
         help="The site's places (jupyterhub_places): name, partition, description, kind, defaults, ranges. "
         "Empty: the form offers the partitions themselves."

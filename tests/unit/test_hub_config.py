@@ -24,6 +24,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 VARIANTS = {
     "local": {},
+    # Any trait from the inventory, with no Python of ours per trait (zero-to-jupyterhub's hub.config).
+    "traits": {
+        "jupyterhub_hub_config": {
+            "Spawner": {"http_timeout": 77},
+            "HpcSlurmSpawner": {"poll_interval": 25, "environment": {"SITE_VARIABLE": "1"}},
+            "JupyterHub": {"shutdown_on_logout": True},
+            "WatchedProxy": {"route_check_interval": 0.5},
+        }
+    },
     "production": {
         "jupyterhub_network": "host",
         "jupyterhub_hub_port": 8181,
@@ -78,10 +87,37 @@ def test_the_local_cluster_keeps_its_addresses_and_settings(rendered, monkeypatc
     assert c.HpcSlurmSpawner.cluster_name == "hpclocal"
     assert c.HpcSlurmSpawner.default_partition == "debug"
     assert c.HpcSlurmSpawner.cmd == ["/opt/jupyter/bin/jupyterhub-singleuser"]
-    assert (c.HpcSlurmSpawner.start_timeout, c.HpcSlurmSpawner.poll_interval) == (300, 10)
+    # Traits the inventory does not set keep our classes' defaults: none is restated here.
+    assert "poll_interval" not in c.HpcSlurmSpawner and "route_check_interval" not in c.WatchedProxy
     # The role's idle timeout (3600) is the hub's: the Python no longer has one of its own.
     culler = next(s for s in c.JupyterHub.services if s["name"] == "idle-culler")
     assert "--timeout=3600" in culler["command"]
+
+
+def test_a_hub_trait_set_in_the_inventory_reaches_the_hub(rendered, monkeypatch):
+    c = load(rendered["traits"], monkeypatch)
+    assert c.Spawner.http_timeout == 77 and c.HpcSlurmSpawner.poll_interval == 25
+    assert c.HpcSlurmSpawner.environment == {"SITE_VARIABLE": "1"} and type(c.HpcSlurmSpawner.environment) is dict
+    assert c.JupyterHub.shutdown_on_logout is True and c.WatchedProxy.route_check_interval == 0.5
+    assert c.HpcSlurmSpawner.cluster_name == "hpclocal"  # the site's facts as before
+
+
+def test_our_classes_hold_their_own_defaults():
+    from hpchub.proxy_watch import WatchedProxy
+    from hpchub.spawner import HpcSlurmSpawner
+
+    traits = HpcSlurmSpawner.class_traits()
+    defaults = {name: traits[name].default_value for name in ("poll_interval", "http_timeout", "start_timeout",
+                                                             "startup_poll_interval", "limits_ttl")}  # fmt: skip
+    assert defaults == {"poll_interval": 10, "http_timeout": 120, "start_timeout": 300,
+                        "startup_poll_interval": 0.2, "limits_ttl": 60}  # fmt: skip
+    assert WatchedProxy.class_traits()["route_check_interval"].default_value == 2
+
+
+def test_traits_that_are_not_a_mapping_per_class_are_refused(rendered, tmp_path, monkeypatch):
+    settings = edited(rendered["local"], tmp_path, lambda v: v.update(config={"HpcSlurmSpawner": 10}))
+    with pytest.raises(SettingsError, match=r"config\.HpcSlurmSpawner: must map trait names to values, not int"):
+        load(settings, monkeypatch)
 
 
 def test_jupyterhubs_own_defaults_are_not_restated(rendered, monkeypatch):
@@ -119,10 +155,10 @@ def test_the_hub_refuses_to_start_without_hub_yaml(tmp_path, monkeypatch):
     ("drop", "named"),
     [
         (lambda v: v.pop("hub_connect_url"), "no setting 'hub_connect_url'"),
-        (lambda v: v["spawner"].pop("poll_interval"), "no setting 'spawner.poll_interval'"),
+        (lambda v: v["spawner"].pop("default_partition"), "no setting 'spawner.default_partition'"),
         (lambda v: v["authenticator"].pop("config"), "no setting 'authenticator.config'"),
     ],
-    ids=["hub_connect_url", "spawner.poll_interval", "authenticator.config"],
+    ids=["hub_connect_url", "spawner.default_partition", "authenticator.config"],
 )
 def test_a_missing_key_is_an_error_naming_it(rendered, tmp_path, monkeypatch, drop, named):
     settings = edited(rendered["local"], tmp_path, drop)
@@ -167,13 +203,16 @@ def test_the_sites_config_files_load_after_ours_in_sorted_order(rendered, tmp_pa
                                       "c.PAMAuthenticator.allowed_groups = {'site-group'}\n")  # fmt: skip
     (site / "notes.txt").write_text("c.JupyterHub.admin_access = 'not python'\n")
 
-    c = load(edited(rendered["local"], tmp_path, lambda v: v.update(config_d=str(site))), monkeypatch)
+    def site_folder_and_traits(values):
+        values.update(config_d=str(site), config={"HpcSlurmSpawner": {"poll_interval": 15}})
+
+    c = load(edited(rendered["local"], tmp_path, site_folder_and_traits), monkeypatch)
     assert c.JupyterHub.admin_access is False  # 20-later.py last
-    assert c.HpcSlurmSpawner.poll_interval == 20  # over ours (10)
+    assert c.HpcSlurmSpawner.poll_interval == 20  # over the inventory's (15)
     assert c.PAMAuthenticator.allowed_groups == {"site-group"}
-    assert c.HpcSlurmSpawner.start_timeout == 300  # what the site leaves alone stays ours
+    assert c.HpcSlurmSpawner.default_url == "/lab"  # what the site leaves alone stays ours
 
 
 def test_an_empty_site_folder_loads_nothing(rendered, monkeypatch):
     c = load(rendered["local"], monkeypatch)  # config_d names the container's folder: absent here
-    assert c.HpcSlurmSpawner.poll_interval == 10
+    assert "poll_interval" not in c.HpcSlurmSpawner and "admin_access" not in c.JupyterHub
