@@ -1,8 +1,10 @@
-"""Places: where a site offers Jupyter servers (jupyterhub_places in the inventory), as the form shows them.
+"""Places: the site model (site_places in the inventory), where a site offers Jupyter servers and kernels.
 
 A place is a Slurm partition with a name, a description, a kind (login, compute or gpu), the values a new server
-starts from there, and the ranges allowed there (within what Slurm allows the partition). Without places, the
-form offers the partitions themselves.
+starts from there, the ranges allowed there (within what Slurm allows the partition), and optionally a kernel
+that runs as a Slurm job there (the notebook_env role writes its spec, slurm-NAME). Without places, the form
+offers the partitions themselves. One schema, checked at the inventory check, by the jupyterhub role, in the hub
+and for the kernels: sizes are Slurm's (4096, 4096M or 4G: MB; time in minutes or Slurm's forms).
 """
 
 from __future__ import annotations
@@ -12,15 +14,33 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hpc_slurm import DurationError, parse_memory_mb, parse_minutes
+from hpc_slurm.durations import format_memory
+
 KINDS = ("login", "compute", "gpu")
 RANGED = ("nodes", "cpus", "memory", "time", "gpus")  # memory in MB, time in minutes
 DEFAULTED = (*RANGED, "qos", "account")
+PLACE_FIELDS = ("name", "partition", "description", "kind", "defaults", "ranges", "kernel")
+KERNEL_FIELDS = ("cpus", "time", "memory", "gpus", "qos", "display_name")
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 PARTITION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+SOURCE = "site_places"
 
 
 class PlacesError(ValueError):
     """A place of the inventory is wrong: the message names it and its field (jupyterhub_places[i].field)."""
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A place's kernel that runs as a Slurm job in the place's partition (its spec is slurm-PLACE)."""
+
+    cpus: int = 1
+    time_minutes: int = 30
+    memory_mb: int = 0  # 0: the partition's default
+    gpus: int = 0
+    qos: str = ""
+    display_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -31,6 +51,7 @@ class Place:
     kind: str = "compute"
     defaults: Mapping[str, str] = field(default_factory=dict)  # option field -> value, as a form would give it
     ranges: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # field -> (low, high), both included
+    kernel: Kernel | None = None
 
 
 def _range(where: str, value: Any) -> tuple[int, int]:
@@ -41,7 +62,37 @@ def _range(where: str, value: Any) -> tuple[int, int]:
     return int(value[0]), int(value[1])
 
 
-def load_places(raw: Any, source: str = "jupyterhub_places") -> tuple[Place, ...]:
+def _count(where: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit() or int(value) < low:
+        raise PlacesError(f"{where}: must be a whole number from {low} (got {value!r})")
+    return int(value)
+
+
+def _kernel(where: str, raw: Any) -> Kernel:
+    if not isinstance(raw, Mapping):
+        raise PlacesError(f"{where}: must be a mapping ({', '.join(KERNEL_FIELDS)})")
+    unknown = sorted(set(raw) - set(KERNEL_FIELDS))
+    if unknown:
+        raise PlacesError(f"{where}.{unknown[0]}: not a field of a kernel ({', '.join(KERNEL_FIELDS)})")
+    try:
+        minutes = parse_minutes(str(raw.get("time", 30)))
+    except DurationError as error:
+        raise PlacesError(f"{where}.time: {error}") from None
+    if not minutes:
+        raise PlacesError(f"{where}.time: must be a time limit (minutes or Slurm's D-HH:MM:SS)")
+    memory = raw.get("memory") or 0
+    try:
+        memory_mb = parse_memory_mb(str(memory)) if memory else 0
+    except DurationError as error:
+        raise PlacesError(f"{where}.memory: {error}") from None
+    qos = str(raw.get("qos", ""))
+    if qos and not PARTITION.match(qos):
+        raise PlacesError(f"{where}.qos: {qos!r} is not a Slurm QoS name")
+    return Kernel(_count(f"{where}.cpus", raw.get("cpus", 1), 1), minutes, memory_mb,
+                  _count(f"{where}.gpus", raw.get("gpus", 0), 0), qos, str(raw.get("display_name", "")))  # fmt: skip
+
+
+def load_places(raw: Any, source: str = SOURCE) -> tuple[Place, ...]:
     """The inventory's places, checked; PlacesError naming the place and field when one is wrong."""
     if raw in (None, ""):
         return ()
@@ -51,8 +102,10 @@ def load_places(raw: Any, source: str = "jupyterhub_places") -> tuple[Place, ...
     for index, item in enumerate(raw):
         where = f"{source}[{index}]"
         if not isinstance(item, Mapping):
-            raise PlacesError(f"{where}: must be a mapping (name, partition, description, kind, defaults, ranges)")
-        unknown = sorted(set(item) - {"name", "partition", "description", "kind", "defaults", "ranges"})
+            raise PlacesError(
+                f"{where}: must be a mapping (name, partition, description, kind, defaults, ranges, kernel)"
+            )
+        unknown = sorted(set(item) - {"name", "partition", "description", "kind", "defaults", "ranges", "kernel"})
         if unknown:
             raise PlacesError(f"{where}.{unknown[0]}: not a field of a place")
         name, partition = str(item.get("name", "")), str(item.get("partition", ""))
@@ -83,21 +136,36 @@ def load_places(raw: Any, source: str = "jupyterhub_places") -> tuple[Place, ...
                 kind=kind,
                 defaults={str(key): str(value) for key, value in defaults.items()},
                 ranges={str(key): _range(f"{where}.ranges.{key}", value) for key, value in ranges.items()},
+                kernel=_kernel(f"{where}.kernel", item["kernel"]) if item.get("kernel") is not None else None,
             )
         )
     return tuple(places)
 
 
+def kernel_specs(places: Sequence[Place]) -> list[dict[str, Any]]:
+    """The kernels of the places, as the notebook_env role writes their specs (slurm-NAME; sizes in Slurm's
+    form: memory 4G or 1536M, "" for the partition's default; time in minutes)."""
+    return [
+        {"name": place.name, "partition": place.partition, "cpus": place.kernel.cpus,
+         "time": place.kernel.time_minutes, "memory": format_memory(place.kernel.memory_mb) if place.kernel.memory_mb
+         else "", "gpus": place.kernel.gpus, "qos": place.kernel.qos, "display_name": place.kernel.display_name}
+        for place in places if place.kernel is not None
+    ]  # fmt: skip
+
+
 def main() -> None:
-    """python -m hpchub.places < places.json: check the inventory's places (the jupyterhub role runs it before
-    the hub starts); prints the error naming the place and field, and exits 1, when one is wrong."""
+    """python -m hpchub.places [--kernels] < places.json: check the inventory's places (the inventory check runs
+    it before any host is touched); prints the error naming the place and field, and exits 1, when one is wrong.
+    With --kernels, prints the places' kernels as JSON (the notebook_env role renders their specs from it)."""
     import json
     import sys
 
     try:
-        load_places(json.load(sys.stdin))
+        places = load_places(json.load(sys.stdin))
     except (PlacesError, ValueError) as error:
         raise SystemExit(str(error)) from None
+    if "--kernels" in sys.argv[1:]:
+        print(json.dumps(kernel_specs(places)))
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def test_a_user_whose_project_allows_no_gpu_is_refused_in_the_form_and_by_rest(s
 
 
 def test_a_gpu_kernel_runs_on_the_gpu_node_and_a_project_without_gpus_is_told_why(session_of):
-    """The inventory's GPU kernel (notebook_env_slurm_kernels: slurm-gpu) from a server on a CPU node: its job
+    """The inventory's GPU kernel (site_places: the gpu place's kernel, slurm-gpu) from a server on a CPU node: its job
     lands on c2 with a GPU; dave's project allows none, and starting the kernel says why, with no job left."""
     erin = session_of("erin")
     assert erin.api("POST", "/users/erin/server", json={"partition": "debug"}).status_code in (201, 202)

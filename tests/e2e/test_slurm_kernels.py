@@ -1,7 +1,7 @@
 """Where servers and kernels run (issue 18): a server on the login node (its own Slurm partition, shared, each
 user limited by a QoS) beside one on a compute node; a notebook on the login-node server whose kernel runs as a
 Slurm job on a compute node (the slurm-kernels package's provisioner, kernel specs from the inventory's
-notebook_env_slurm_kernels). Interrupt and restart work; stopping the server ends the kernel's job."""
+site_places: a place's kernel). Interrupt and restart work; stopping the server ends the kernel's job."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ def test_login_through_the_proxy_shows_the_spawn_form(session_of):
     alice = session_of("alice")
     page = alice.get(f"{HUB}/hub/spawn/alice")
     assert page.status_code == 200
-    # The inventory's places (jupyterhub_places), each with its description; project, QoS and nodes as advanced.
+    # The inventory's places (site_places), each with its description; project, QoS and nodes as advanced.
     assert 'name="place"' in page.text and 'name="partition"' not in page.text
     assert "login: Login node: light work" in page.text and "gpu: The GPU node" in page.text
     assert '<details id="advanced">' in page.text

@@ -43,6 +43,7 @@ VARS = {
     "accounts_users": [{"name": "alice", "uid": 20001, "projects": ["m1"]}, {"name": "bob", "uid": 20002}],
     "slurm_accounts": [{"name": "m1"}],
     "slurm_partitions": [{"name": "debug", "nodes": "ALL", "default": True}],
+    "site_places": [{"name": "debug", "partition": "debug", "kernel": {"cpus": 2, "time": "00:30:00", "memory": "4G"}}],
 }
 
 
@@ -78,6 +79,15 @@ def db_url_of_another_database(_hosts, variables):
     variables["jupyterhub_db_url"] = "mysql://hub@db.invalid/jupyterhub"
 
 
+def kernel_in_a_partition_slurm_lacks(_hosts, variables):
+    variables["site_places"] = [{"name": "debug", "partition": "debug"},
+                                {"name": "big", "partition": "nosuch", "kernel": {"cpus": 4, "time": 30}}]  # fmt: skip
+
+
+def kernel_of_no_size(_hosts, variables):
+    variables["site_places"] = [{"name": "debug", "partition": "debug", "kernel": {"cpus": 0, "time": 30}}]
+
+
 def no_node_cpus(_hosts, variables):
     del variables["slurm_node_cpus"]
 
@@ -96,6 +106,9 @@ CASES = {
     user_without_uid: "accounts_users[1] (bob): needs a name and an integer uid",
     unknown_partition_node: "slurm_partitions[0] (debug): node c9 is not a compute node",
     unknown_project: "accounts_users (bob): projects nosuch are not in slurm_accounts",
+    kernel_in_a_partition_slurm_lacks: "site_places[1] (big): its servers and kernel run in partition nosuch, which is "
+    "not one of slurm_partitions or slurm_login_partition (debug)",
+    kernel_of_no_size: "site_places[0].kernel.cpus: must be a whole number from 1 (got 0)",
     db_url_with_password: "jupyterhub_db_url (postgresql://hub:***@db.invalid/jupyterhub): must be empty",
     db_url_of_another_database: "jupyterhub_db_url (mysql://hub@db.invalid/jupyterhub): must be empty",
 }

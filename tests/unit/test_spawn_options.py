@@ -13,7 +13,7 @@ from hpchub.options import (
     sbatch_directives,
     time_field_minutes,
 )
-from hpchub.places import PlacesError, load_places
+from hpchub.places import Kernel, PlacesError, kernel_specs, load_places
 from hpchub.slurm_limits import Limits, PartitionLimits
 
 LIMITS = Limits(
@@ -165,7 +165,7 @@ def test_gpus_within_the_allowance_become_a_directive():
     assert parse_options({"partition": "gpu", "account": "m2000"}, GPU_LIMITS).gpus == 0  # the node, no GPU
 
 
-# Places (jupyterhub_places, hpchub/places.py): a partition with a description, defaults and ranges.
+# Places (site_places, hpchub/places.py): a partition with a description, defaults, ranges and a kernel.
 PLACES = load_places(
     [
         {
@@ -219,17 +219,52 @@ def test_without_places_a_place_is_not_asked_for():
 @pytest.mark.parametrize(
     ("places", "named"),
     [
-        ([{"name": "Login", "partition": "p"}], "jupyterhub_places[0].name"),
-        ([{"name": "a", "partition": "p"}, {"name": "a", "partition": "q"}], "jupyterhub_places[1].name"),
-        ([{"name": "a", "partition": "p;x"}], "jupyterhub_places[0].partition"),
-        ([{"name": "a", "partition": "p", "kind": "cloud"}], "jupyterhub_places[0].kind"),
-        ([{"name": "a", "partition": "p", "defaults": {"shell": "x"}}], "jupyterhub_places[0].defaults.shell"),
-        ([{"name": "a", "partition": "p", "ranges": {"cpus": [4, 2]}}], "jupyterhub_places[0].ranges.cpus"),
-        ([{"name": "a", "partition": "p", "ranges": {"cpus": "1-2"}}], "jupyterhub_places[0].ranges.cpus"),
-        ([{"name": "a", "partition": "p", "colour": "red"}], "jupyterhub_places[0].colour"),
-        ("login", "jupyterhub_places"),
+        ([{"name": "Login", "partition": "p"}], "site_places[0].name"),
+        ([{"name": "a", "partition": "p"}, {"name": "a", "partition": "q"}], "site_places[1].name"),
+        ([{"name": "a", "partition": "p;x"}], "site_places[0].partition"),
+        ([{"name": "a", "partition": "p", "kind": "cloud"}], "site_places[0].kind"),
+        ([{"name": "a", "partition": "p", "defaults": {"shell": "x"}}], "site_places[0].defaults.shell"),
+        ([{"name": "a", "partition": "p", "ranges": {"cpus": [4, 2]}}], "site_places[0].ranges.cpus"),
+        ([{"name": "a", "partition": "p", "ranges": {"cpus": "1-2"}}], "site_places[0].ranges.cpus"),
+        ([{"name": "a", "partition": "p", "colour": "red"}], "site_places[0].colour"),
+        ("login", "site_places"),
     ],
 )
 def test_a_wrong_place_is_refused_naming_it(places, named):
     with pytest.raises(PlacesError, match=rf"^{re.escape(named)}: "):
         load_places(places)
+
+
+def test_a_places_kernel_is_one_schema_and_one_unit_convention():
+    places = load_places([
+        {"name": "debug", "partition": "debug", "kernel": {"cpus": 2, "time": "00:30:00", "memory": "4 GB"}},
+        {"name": "gpu", "partition": "gpu", "kernel": {"gpus": 1, "time": 45, "memory": 1536, "qos": "high",
+                                                       "display_name": "GPU kernel"}},
+        {"name": "login", "partition": "login"},
+    ])  # fmt: skip
+    assert places[0].kernel == Kernel(cpus=2, time_minutes=30, memory_mb=4096)
+    assert places[2].kernel is None
+    assert kernel_specs(places) == [
+        {"name": "debug", "partition": "debug", "cpus": 2, "time": 30, "memory": "4G", "gpus": 0, "qos": "",
+         "display_name": ""},
+        {"name": "gpu", "partition": "gpu", "cpus": 1, "time": 45, "memory": "1536M", "gpus": 1, "qos": "high",
+         "display_name": "GPU kernel"},
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kernel", "named"),
+    [
+        ({"cpus": 0}, "site_places[0].kernel.cpus"),
+        ({"cpus": True}, "site_places[0].kernel.cpus"),
+        ({"time": "UNLIMITED"}, "site_places[0].kernel.time"),
+        ({"time": "soon"}, "site_places[0].kernel.time"),
+        ({"memory": "lots"}, "site_places[0].kernel.memory"),
+        ({"qos": "a b"}, "site_places[0].kernel.qos"),
+        ({"shell": "zsh"}, "site_places[0].kernel.shell"),
+        ("big", "site_places[0].kernel"),
+    ],
+)
+def test_a_wrong_kernel_is_refused_naming_it(kernel, named):
+    with pytest.raises(PlacesError, match=rf"^{re.escape(named)}: "):
+        load_places([{"name": "a", "partition": "p", "kernel": kernel}])

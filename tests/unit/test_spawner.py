@@ -236,7 +236,7 @@ def test_a_place_the_user_cannot_use_is_not_offered(make_spawner, fake_slurm):
 
 
 def test_a_wrong_place_in_the_hubs_settings_is_an_error_naming_it(make_spawner):
-    with pytest.raises(PlacesError, match=r"jupyterhub_places\[0\]\.kind"):
+    with pytest.raises(PlacesError, match=r"site_places\[0\]\.kind"):
         asyncio.run(make_spawner(places=[{"name": "x", "partition": "debug", "kind": "moon"}]).get_options_form())
 
 
