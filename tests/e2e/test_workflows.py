@@ -26,7 +26,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.support.browser import chromium, log_in, screenshot, wait_for_lab
+from tests.support.browser import chromium, log_in, screenshot
 from tests.support.docker import on
 from tests.support.hubclient import HUB
 from tests.support.waiting import wait_for
@@ -267,16 +267,27 @@ def test_the_monitor_widget_draws_the_run_in_a_browser(session_of):
                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
                "nbformat": 4, "nbformat_minor": 5}  # fmt: skip
     auth = {"Authorization": f"token {bob.token()}"}
-    bob.put(f"{HUB}/user/{USER}/api/contents/monitor.ipynb", headers=auth,
-            json={"type": "notebook", "format": "json", "content": content})  # fmt: skip
+    api = f"{HUB}/user/{USER}/api"
+    put = bob.put(f"{api}/contents/monitor.ipynb", headers=auth,
+                  json={"type": "notebook", "format": "json", "content": content})  # fmt: skip
+    assert put.status_code in (200, 201), put.text[:300]
+    # The notebook's kernel is started before the browser opens it, and JupyterLab attaches to its session: the
+    # kernel's start (an import of ipykernel on a busy 2-CPU node) is not raced against the page's loading.
+    session = bob.post(f"{api}/sessions", headers=auth,
+                       json={"path": "monitor.ipynb", "type": "notebook", "kernel": {"name": "python3"}})  # fmt: skip
+    assert session.status_code == 201, session.text[:300]
+    kernel = f"{api}/kernels/{session.json()['kernel']['id']}"
+    wait_for("the notebook's kernel idle",
+             lambda: bob.get(kernel, headers=auth).json().get("execution_state") == "idle", 60, 0.2)  # fmt: skip
     with chromium("--window-size=1600,1000") as browser:
         try:
-            log_in(browser, USER)
-            browser.get(f"{HUB}/user/{USER}/lab/tree/monitor.ipynb?reset")
-            wait_for_lab(browser)
+            # One navigation, straight to the notebook (not the hub's redirect to /lab, then the notebook).
+            log_in(browser, USER, f"{HUB}/hub/login?next=/user/{USER}/lab/tree/monitor.ipynb%3Freset")
             wait = WebDriverWait(browser, 60, poll_frequency=0.2)
-            idle = (By.XPATH, "//*[contains(@class, 'jp-StatusBar')]//*[contains(text(), '| Idle')]")
-            wait.until(ready.presence_of_element_located(idle))
+            wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, ".jp-NotebookPanel")))
+            wait.until(
+                lambda b: b.find_elements(By.CSS_SELECTOR, ".jp-Notebook-ExecutionIndicator[data-status='idle']")
+            )
             editor = wait.until(ready.element_to_be_clickable((By.CSS_SELECTOR, ".jp-CodeCell .cm-content")))
             editor.click()
             editor.send_keys(Keys.SHIFT, Keys.ENTER)

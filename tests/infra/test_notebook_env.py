@@ -32,6 +32,7 @@ PLAYBOOK = f"""
         notebook_env_lock: "{LOCK}"
         notebook_env_uv_lock: "{ROOT / "tools/requirements.txt"}"
         notebook_env_files_dir: "{ROOT / "images/notebook"}"
+        notebook_env_packages_dir: "{ROOT / "packages"}"
 """
 
 
