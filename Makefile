@@ -64,7 +64,7 @@ test-infra: cluster ## [Docker] cluster tests: testinfra on every host, Slurm jo
 test-e2e: up ## [Docker] end-to-end: log in through the proxy, spawn as a Slurm job, run code in a kernel, bad input
 	@$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
 
-test-faults: up ## [Docker] faults and hostile input: hub, proxy, controller and node failures, hostile spawn requests, isolation, secrets, TLS (ends with make down + up)
+test-faults: $(if $(NO_UP),venv,up) ## [Docker] faults and hostile input: hub, proxy, controller and node failures, hostile spawn requests, isolation, secrets, TLS (ends with make down + up)
 	@$(VENV)/bin/pytest tests/faults $(PYTEST_ARGS)
 
 test-production: images ## [Docker] deploy/site.yml from bare Debian hosts over SSH, user checks, second run changes nothing (beside the local cluster)

@@ -9,6 +9,7 @@ Each module brings what it needs (a module runs alone: `pytest tests/faults/test
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -24,6 +25,7 @@ def hub_is_up() -> None:
 
 @pytest.fixture
 def servers() -> Iterator[dict[str, Server]]:
-    """Servers of alice, bob and dave, running (started if need be) and answering through the proxy."""
-    running = {user: start_server(user) for user in USERS}
+    """Servers of alice, bob and dave, running (started if need be, at once) and answering through the proxy."""
+    with ThreadPoolExecutor(max_workers=len(USERS)) as pool:
+        running = dict(zip(USERS, pool.map(start_server, USERS), strict=True))
     yield running
