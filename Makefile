@@ -53,7 +53,7 @@ bench: prerequisites ## [Docker] benchmarks of the local deployment (make up wit
 	@$(PY) -m bench.run $(BENCH_ARGS)
 
 test-unit: venv ## unit tests, the spawner in-process against a fake Slurm; hpchub's and hpc_slurm's line coverage (no Docker)
-	@$(VENV)/bin/pytest tests/unit -p no:cacheprovider --cov=hpchub --cov=hpc_slurm --cov-report=term --cov-fail-under=90 $(PYTEST_ARGS)
+	@$(VENV)/bin/pytest tests/unit -p no:cacheprovider --cov=hpchub --cov=hpc_slurm --cov=hpchub_bench --cov-report=term --cov-fail-under=90 $(PYTEST_ARGS)
 
 test-images: images ## [Docker] image tests: throwaway containers checked with testinfra
 	@$(VENV)/bin/pytest tests/images $(PYTEST_ARGS)

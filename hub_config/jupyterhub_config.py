@@ -13,7 +13,6 @@ import sys
 from hpchub import hub_settings, places, port_report, time_left
 from hpchub.proxy_watch import WatchedProxy
 from hpchub.spawner import HpcSlurmSpawner
-from hpchub.stock_reference import StockReferenceSpawner
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821  (injected by JupyterHub)
 
@@ -41,8 +40,13 @@ c.JupyterHub.cleanup_proxy = False
 hub_settings.apply_authenticator(c, hub["authenticator"])
 
 port_report.install()
-# make bench's stock batchspawner reference, where the inventory enables it (local only); same settings.
-c.JupyterHub.spawner_class = StockReferenceSpawner if hub["bench_profiles"] else HpcSlurmSpawner
+# make bench's stock batchspawner reference, where the inventory enables it (local only); same settings. Its
+# package (packages/hpchub-bench) is apart from hpchub, and imported only then.
+c.JupyterHub.spawner_class = HpcSlurmSpawner
+if hub["bench_profiles"]:
+    from hpchub_bench.stock_reference import StockReferenceSpawner
+
+    c.JupyterHub.spawner_class = StockReferenceSpawner
 c.HpcSlurmSpawner.cluster_name = hub["cluster_name"]
 c.HpcSlurmSpawner.default_partition = spawn["default_partition"]
 # The site's places (jupyterhub_places), checked now: a wrong one stops the hub naming it, not a user's spawn.

@@ -42,7 +42,7 @@ DEFAULT_IMAGES = ("notebook", "hub", "proxy", "node")
 # unrelated commit does not change the image (and does not recreate the cluster's containers).
 INPUTS = {
     "notebook": ["images/notebook", "packages", "tools/requirements.txt"],
-    "hub": ["images/hub", "hub_config", "packages/hpc-slurm", "tools/requirements.txt"],
+    "hub": ["images/hub", "hub_config", "packages/hpc-slurm", "packages/hpchub-bench", "tools/requirements.txt"],
     "proxy": ["images/proxy"],
     "node": [
         "slurm-test-cluster/node",

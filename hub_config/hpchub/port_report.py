@@ -40,7 +40,11 @@ class PortReportHandler(APIHandler):
         except ValueError as refused:
             self.log.warning("Refused port report for %s: %s", spawner._log_name, refused)
             raise web.HTTPError(400, str(refused)) from None
-        spawner.port = port
+        report = getattr(spawner, "report_port", None)  # HpcSlurmSpawner's: wakes the start awaiting it
+        if report is not None:
+            report(port)
+        else:  # another spawner class (JupyterHub's MockSpawner in the tests): batchspawner's way
+            spawner.port = port
         self.set_status(201)
         self.finish(json.dumps({"message": "port recorded"}))
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import html
-import json
 import pwd
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Any
 
 from batchspawner import SlurmSpawner
 from batchspawner.batchspawner import JobStatus, format_template
@@ -19,18 +18,18 @@ from hpc_slurm.states import ACTIVE, base_state
 from tornado import web
 from traitlets import Bool, Float, Int, List, Unicode, default
 
+from hpchub import spawn_form
 from hpchub.home_quota import QuotaCheck, check_home_quota
+from hpchub.hub_state import HubState, hub_state
 from hpchub.options import (
     OptionsError,
     SpawnOptions,
-    field_bounds,
-    max_time_minutes,
     parse_options,
     sbatch_directives,
 )
 from hpchub.places import Place, load_places
 from hpchub.slurm_errors import slurm_refusal
-from hpchub.slurm_limits import Availability, AvailabilityCache, Limits, LimitsCache
+from hpchub.slurm_limits import Limits, LimitsCache
 from hpchub.start_load import StartLoad
 
 # The log's name marks the job as a Jupyter server for Slurm's node Epilog, which cancels the server's Dask and
@@ -91,11 +90,8 @@ class HpcSlurmSpawner(SlurmSpawner):
     user_lookup_step = 2.0  # seconds between lookups of an unknown user (a plain attribute: tests shorten it)
     stop_check_interval = 1.0  # seconds between the checks that a cancelled job ended (likewise)
 
-    _caches: ClassVar[dict[tuple[str, str, float], LimitsCache]] = {}
-    _availability: ClassVar[AvailabilityCache] = AvailabilityCache()  # shared by every user's form
-    _retries: ClassVar[set[asyncio.Future[None]]] = set()  # scancels to retry: kept referenced until done
-    _start_load: ClassVar[StartLoad | None] = None  # the servers starting now, across all users
     spawn_options: SpawnOptions | None = None
+    _port_reported: asyncio.Event | None = None  # made by each start, which awaits it
     _loaded_places: tuple[Place, ...] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -119,11 +115,13 @@ class HpcSlurmSpawner(SlurmSpawner):
         if isinstance(choices, dict):
             self.last_choices = {str(k): dict(v) for k, v in choices.items() if isinstance(v, dict)}
 
+    @property
+    def hub_state(self) -> HubState:
+        """What the hub's spawners share (limits, availability, starts, retries): the hub's, not the class's."""
+        return hub_state(self.user.settings, self.start_load_step)
+
     def limits_cache(self) -> LimitsCache:
-        key = (self.cluster_name, self.default_partition, self.limits_ttl)
-        if key not in self._caches:
-            self._caches[key] = LimitsCache(self.cluster_name, self.default_partition, self.limits_ttl)
-        return self._caches[key]
+        return self.hub_state.limits_cache(self.cluster_name, self.default_partition, self.limits_ttl)
 
     async def user_limits(self) -> Limits:
         try:
@@ -192,15 +190,14 @@ class HpcSlurmSpawner(SlurmSpawner):
         """
         self.ip = self.traits()["ip"].default_value
         self.port = self.traits()["port"].default_value
+        self._port_reported = asyncio.Event()
         if self.server:
             self.server.port = self.port
-        if HpcSlurmSpawner._start_load is None:
-            HpcSlurmSpawner._start_load = StartLoad(self.start_load_step)
-        with HpcSlurmSpawner._start_load as load:
+        with self.hub_state.start_load as load:
             await self.submit_batch_script()
             if not self.job_id:
                 raise RuntimeError("Slurm did not return a job id for the server's job")
-            await self._while_job_runs("report its port", self._port_reported, load)
+            await self._until_port_reported(load)
             while (status := await self.query_job_status()) != JobStatus.RUNNING:
                 if status == JobStatus.NOTFOUND:
                     raise self._ended("report its node")
@@ -210,8 +207,23 @@ class HpcSlurmSpawner(SlurmSpawner):
         self.log.info("Notebook server job %s listens at %s:%s", self.job_id, self.ip, self.port)
         return self.ip, self.port
 
-    async def _port_reported(self) -> bool:
-        return bool(self.port)
+    def report_port(self, port: int) -> None:
+        """The running job's report of its server's port (hpchub.port_report's handler, checked there): sets the
+        port and wakes the start waiting for it."""
+        self.port = port
+        if self._port_reported is not None:
+            self._port_reported.set()
+
+    async def _until_port_reported(self, load: StartLoad) -> None:
+        """Await the port report; every `job_check_interval` without one, make sure the job has not ended."""
+        reported = self._port_reported
+        assert reported is not None, "start() makes the event before it submits"
+        while not self.port:
+            try:
+                await asyncio.wait_for(reported.wait(), load.interval(self.job_check_interval))
+            except TimeoutError:
+                if await self.query_job_status() == JobStatus.NOTFOUND:
+                    raise self._ended("report its port") from None
 
     async def _listening(self) -> bool:
         try:
@@ -267,8 +279,8 @@ class HpcSlurmSpawner(SlurmSpawner):
                 f"{format_template(self.exec_prefix, **subvars)} {format_template(self.batch_cancel_cmd, **subvars)}"
             )
             task = asyncio.ensure_future(self._cancel_later(self.job_id, command))
-            self._retries.add(task)
-            task.add_done_callback(self._retries.discard)
+            self.hub_state.retries.add(task)
+            task.add_done_callback(self.hub_state.retries.discard)
             self.cancel_deferred = True
 
     async def stop(self, now: bool = False) -> None:
@@ -407,158 +419,9 @@ def as_user_options(options: SpawnOptions) -> dict[str, str]:
     return values
 
 
-def _select(name: str, label: str, choices: tuple[str, ...], chosen: str) -> str:
-    options = "".join(
-        f'<option value="{html.escape(c)}"{" selected" if c == chosen else ""}>{html.escape(c)}</option>'
-        for c in choices
-    )
-    return (
-        f'<label for="{name}">{label}</label><select class="form-control" name="{name}" id="{name}">{options}</select>'
-    )
-
-
-def _number(name: str, label: str, low: int, high: int, value: int) -> str:
-    return (
-        f'<label for="{name}">{label}</label><input class="form-control" type="number" name="{name}" '
-        f'id="{name}" min="{low}" max="{high}" value="{value}" required>'
-    )
-
-
-def user_max_gpus(limits: Limits) -> int:
-    """The most GPUs per node any of the user's projects allows on any partition (0: the form shows no GPUs)."""
-    most = max((p.max_gpus_per_node for p in limits.partitions.values()), default=0)
-    allowed = (limits.max_gpus(account) for account in limits.accounts)
-    return min(most, max((most if limit is None else limit for limit in allowed), default=0))
-
-
 async def render_options_form(spawner: HpcSlurmSpawner) -> str:
-    """The spawn form, drawn from the same limits the parser enforces."""
+    """The spawn form (hpchub.spawn_form), drawn from the same limits the parser enforces."""
     limits = await spawner.user_limits()
-    if not limits.accounts:
-        return '<p class="alert alert-danger">You have no Slurm account to charge: ask for one to be added.</p>'
-    # The server's last choices, where Slurm still allows them (JupyterHub keeps a server's user_options), except
-    # GPUs: the field cannot follow a change of partition, so a count kept from a GPU partition would refuse the
-    # spawn in any other.
-    last = {key: value for key, value in dict(spawner.user_options or {}).items() if key != "gpus"}
-    try:
-        defaults = parse_options(last, limits)
-    except OptionsError:
-        defaults = parse_options({}, limits)
-    part = limits.partitions[defaults.partition]
-    now = await spawner._availability.now()
-    if limits.places:
-        return places_form(spawner, limits, now)
-    fields = [
-        _select("partition", "Partition", tuple(limits.partitions), defaults.partition),
-        _select("account", "Account (project)", limits.accounts, defaults.account),
-        _select("qos", "QoS", limits.qos, defaults.qos),
-        _number("nodes", "Nodes", 1, part.max_nodes, defaults.nodes),
-        _number("cpus", "CPUs per node", 1, part.max_cpus_per_node, defaults.cpus),
-        _number("memory", "Memory per node (MB)", 1, part.max_memory_mb_per_node, defaults.memory_mb),
-        _number(
-            "time", "Time limit (minutes)", 1, max_time_minutes(limits, part, defaults.qos)[0], defaults.time_minutes
-        ),
-    ]
-    gpus = user_max_gpus(limits)
-    if gpus:  # only for a user whose projects allow GPUs
-        fields.append(_number("gpus", "GPUs per node", 0, gpus, min(defaults.gpus, gpus)))
-    return "\n".join(f'<div class="form-group">{field}</div>' for field in fields) + _notes(
-        partition_notes(limits, now)
-    )
-
-
-def partition_notes(limits: Limits, now: dict[str, Availability]) -> list[str]:
-    """Each partition's limits and how busy it is now, and the QoS' time limits: the lines under the form."""
-    return [
-        f"{p.name}: up to {p.max_nodes} nodes, {p.max_cpus_per_node} CPUs and {p.max_memory_mb_per_node} MB per node, "
-        f"{p.max_time_minutes} min" + (f", {p.max_gpus_per_node} GPUs per node" if p.max_gpus_per_node else "")
-        + (f" ({now[p.name].describe()})" if p.name in now else "")
-        for p in limits.partitions.values()
-    ] + [f"QoS {name}: up to {minutes} min" for name, minutes in limits.qos_max_minutes.items()
-         if name in limits.qos]  # fmt: skip
-
-
-def _notes(lines: list[str]) -> str:
-    return '<ul class="help-block">' + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"
-
-
-def choices_at(spawner: HpcSlurmSpawner, limits: Limits, place: str) -> SpawnOptions | None:
-    """What the form shows for a place: the user's last choices there where Slurm still allows them, else the
-    place's defaults; None for a place the user cannot use at all (a GPU place, and no project allows GPUs)."""
-    for raw in ({**spawner.last_choices.get(place, {}), "place": place}, {"place": place}):
-        try:
-            return parse_options(raw, limits)
-        except OptionsError:
-            continue
-    return None
-
-
-# Switching place in the form sets each field's bounds and value from that place's data (the parser enforces
-# them anyway).
-PLACE_SCRIPT = """<script>
-(() => {
-  const place = document.getElementById("place");
-  place.addEventListener("change", () => {
-    const fields = JSON.parse(place.selectedOptions[0].dataset.fields);
-    for (const [name, field] of Object.entries(fields)) {
-      const input = document.getElementById(name);
-      if (!input) continue;
-      if ("min" in field) { input.min = field.min; input.max = field.max; }
-      input.value = field.value;
-    }
-  });
-})();
-</script>"""
-
-
-def places_form(spawner: HpcSlurmSpawner, limits: Limits, now: dict[str, Availability]) -> str:
-    """The form of a site with places: the place (with its description), CPUs, memory, time and GPUs; project,
-    QoS and nodes under "Advanced". Each place's fields start from the user's last choices there."""
-    gpus_allowed = user_max_gpus(limits)
-    options, shown = [], {}
-    usable = {name: values for name in limits.places if (values := choices_at(spawner, limits, name))}
-    if not usable:
-        return '<p class="alert alert-danger">None of the places is open to you: ask for a project that allows one.</p>'
-    last = str(dict(spawner.user_options or {}).get("place", ""))
-    first = next((name for name, values in usable.items() if values.partition == limits.default_partition),
-                 next(iter(usable)))  # fmt: skip
-    chosen = last if last in usable else first
-    for place in (limits.places[name] for name in usable):
-        values = usable[place.name]
-        bounds = field_bounds(limits, limits.partitions[place.partition], place, values.qos)
-        bounds["gpus"] = (min(bounds["gpus"][0], gpus_allowed), min(bounds["gpus"][1], gpus_allowed))
-        numbers = {"nodes": values.nodes, "cpus": values.cpus, "memory": values.memory_mb,
-                   "time": values.time_minutes, "gpus": min(values.gpus, gpus_allowed)}  # fmt: skip
-        fields: dict[str, dict[str, object]] = {
-            name: {"min": bounds[name][0], "max": bounds[name][1], "value": value} for name, value in numbers.items()
-        }
-        fields.update(account={"value": values.account}, qos={"value": values.qos})
-        shown[place.name] = (values, bounds)
-        busy = now.get(place.partition)
-        label = f"{place.name}: {place.description or place.partition}" + (f" ({busy.describe()})" if busy else "")
-        options.append(
-            f'<option value="{html.escape(place.name)}" data-fields="{html.escape(json.dumps(fields))}"'
-            f"{' selected' if place.name == chosen else ''}>{html.escape(label)}</option>"
-        )
-    values, bounds = shown[chosen]
-    main = [
-        '<label for="place">Place</label><select class="form-control" name="place" id="place">'
-        + "".join(options) + "</select>",
-        _number("cpus", "CPUs per node", *bounds["cpus"], values.cpus),
-        _number("memory", "Memory per node (MB)", *bounds["memory"], values.memory_mb),
-        _number("time", "Time limit (minutes)", *bounds["time"], values.time_minutes),
-    ]  # fmt: skip
-    if gpus_allowed:  # only for a user whose projects allow GPUs
-        main.append(_number("gpus", "GPUs per node", *bounds["gpus"], min(values.gpus, gpus_allowed)))
-    advanced = [
-        _select("account", "Account (project)", limits.accounts, values.account),
-        _select("qos", "QoS", limits.qos, values.qos),
-        _number("nodes", "Nodes", *bounds["nodes"], values.nodes),
-    ]
-    group = "\n".join(f'<div class="form-group">{field}</div>' for field in main)
-    more = "\n".join(f'<div class="form-group">{field}</div>' for field in advanced)
-    return (
-        f'{group}\n<details id="advanced"><summary>Advanced: project, QoS, nodes</summary>\n{more}\n</details>'
-        + _notes(partition_notes(limits, now))
-        + PLACE_SCRIPT
-    )
+    now = await spawner.hub_state.availability.now() if limits.accounts else {}
+    view = spawn_form.form_view(limits, now, dict(spawner.user_options or {}), spawner.last_choices)
+    return spawn_form.render(view)

@@ -109,9 +109,13 @@ def test_hub_can_use_a_postgresql_database_url(hub):
     assert hub.run(f"/opt/jupyterhub/bin/python -c {shlex.quote(check)}").rc == 0
 
 
-def test_hpchub_is_an_installed_package_of_the_projects_version(hub):
-    # Installed from hub_config/ into the hub's environment (not copied beside the config file).
-    check = "import hpchub, importlib.metadata as m; print(m.version('hpchub'), hpchub.__file__)"
+OURS = [("hpchub", "hpchub"), ("hpc-slurm", "hpc_slurm"), ("hpchub-bench", "hpchub_bench")]
+
+
+@pytest.mark.parametrize(("distribution", "module"), OURS)
+def test_our_packages_are_installed_of_the_projects_version(hub, distribution, module):
+    # Installed from hub_config/ and packages/ into the hub's environment (not copied beside the config file).
+    check = f"import {module}, importlib.metadata as m; print(m.version({distribution!r}), {module}.__file__)"
     version, location = hub.check_output(f"/opt/jupyterhub/bin/python -c {shlex.quote(check)}").split()
     assert version == (ROOT / "VERSION").read_text().strip()
     assert location.startswith("/opt/jupyterhub/lib/")

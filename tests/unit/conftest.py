@@ -66,17 +66,13 @@ def spawner_log() -> logging.Logger:
 @pytest.fixture
 def make_spawner(fake_slurm, monkeypatch, spawner_log) -> Callable[..., Any]:
     """`make_spawner(cls=HpcSlurmSpawner, **traits)`: a spawner of USER's default server, not started."""
-    from hpchub.slurm_limits import AvailabilityCache
     from hpchub.spawner import HpcSlurmSpawner
     from jupyterhub import orm
     from jupyterhub.objects import Hub, Server
     from jupyterhub.user import User
 
-    # What the spawner keeps per class (limits cache, start-up load, background scancels) starts empty.
-    monkeypatch.setattr(HpcSlurmSpawner, "_caches", {})
-    monkeypatch.setattr(HpcSlurmSpawner, "_availability", AvailabilityCache())
-    monkeypatch.setattr(HpcSlurmSpawner, "_start_load", None)
-    monkeypatch.setattr(HpcSlurmSpawner, "_retries", set())
+    # One hub per test: its settings, which every user shares, hold what the spawners share (hpchub.hub_state).
+    hub_settings: dict[str, Any] = {"hub": Hub()}
 
     def make(cls: type[HpcSlurmSpawner] = HpcSlurmSpawner, **traits: Any) -> HpcSlurmSpawner:
         db = in_memory_db()
@@ -104,7 +100,7 @@ def make_spawner(fake_slurm, monkeypatch, spawner_log) -> Callable[..., Any]:
             "log": spawner_log,
             **traits,
         }
-        user = User(orm_user, {"hub": Hub()})
+        user = User(orm_user, hub_settings)
         spawner: HpcSlurmSpawner = user._new_spawner("", spawner_class=cls, **settings)
         spawner.server = Server(orm_server=orm_server)
         spawner.user_lookup_step = 0.01

@@ -347,7 +347,7 @@ def test_start_returns_the_node_and_port_once_the_server_listens(make_spawner, f
         async def slurm_and_server():
             job = await fake_slurm.next_job()
             await until("squeue asked while the job is pending", lambda: fake_slurm.calls("squeue"))
-            spawner.port = port  # as the port-report handler does (before squeue shows the job running)
+            spawner.report_port(port)  # as the port-report handler does (before squeue shows the job running)
             asked = len(fake_slurm.calls("squeue"))
             await until("squeue asked for the node", lambda: len(fake_slurm.calls("squeue")) > asked)
             fake_slurm.running(job, "127.0.0.1")
@@ -367,7 +367,7 @@ def test_start_returns_the_node_and_port_once_the_server_listens(make_spawner, f
     job = fake_slurm.last_job()
     assert spawner.job_id == job and fake_slurm.jobs()[job]["squeue"] == "RUNNING"
     assert "#SBATCH --cpus-per-task=2\n" in fake_slurm.script(job)
-    assert HpcSlurmSpawner._start_load is not None and HpcSlurmSpawner._start_load.starting == 0
+    assert spawner.hub_state.start_load.starting == 0
 
 
 @pytest.mark.parametrize("stage", ["report its port", "report its node", "listen"])
@@ -382,7 +382,7 @@ def test_a_job_that_ends_during_start_up_fails_it_naming_its_state_and_log(make_
         async def job_fails():
             job = await fake_slurm.next_job()
             if stage != "report its port":
-                spawner.port = sock.getsockname()[1]
+                spawner.report_port(sock.getsockname()[1])
             if stage == "listen":
                 fake_slurm.running(job, "127.0.0.1")
                 await until("the job's node found", lambda: spawner.ip == "127.0.0.1")
@@ -580,7 +580,7 @@ def stop_job(spawner: HpcSlurmSpawner, fake_slurm, before_stop=None, after_stop=
         await spawner.stop(now=now)
         if after_stop:
             after_stop(job)
-        await until("the scancel retries end", lambda: not HpcSlurmSpawner._retries)
+        await until("the scancel retries end", lambda: not spawner.hub_state.retries)
         return job
 
     return asyncio.run(scenario())
@@ -650,7 +650,7 @@ def test_another_scancel_error_is_raised(make_spawner, fake_slurm):
     denied = "scancel: error: Kill job error on job id {job}: Access/permission denied"
     with pytest.raises(RuntimeError, match="Access/permission denied"):
         stop_job(spawner, fake_slurm, lambda job: fake_slurm.fail("scancel", denied.format(job=job)))
-    assert not spawner.cancel_deferred and not HpcSlurmSpawner._retries
+    assert not spawner.cancel_deferred and not spawner.hub_state.retries
 
 
 def test_the_home_pages_time_left_from_squeues_forms():

@@ -1,5 +1,5 @@
-"""make bench's reference spawner (hub_config/hpchub/stock_reference.py) against the fake Slurm: the REST
-option bench_profile=stock is taken out before parsing (any other value is refused), and a spawn that asks
+"""make bench's reference spawner (packages/hpchub-bench, hpchub_bench.stock_reference) against the fake Slurm:
+the REST option bench_profile=stock is taken out before parsing (any other value is refused), and a spawn that asks
 for it starts with batchspawner's own start-up and stock launcher, the spawner's own traits restored after;
 every other spawn is the hub's own start."""
 
@@ -10,7 +10,7 @@ import asyncio
 import pytest
 from batchspawner import SlurmSpawner
 from hpchub.spawner import HpcSlurmSpawner
-from hpchub.stock_reference import StockReferenceSpawner
+from hpchub_bench.stock_reference import StockReferenceSpawner
 from tornado.web import HTTPError
 
 from tests.unit.conftest import LAUNCHER, SERVER_CMD
@@ -59,7 +59,7 @@ def test_a_stock_spawn_runs_batchspawners_start_with_the_stock_launcher(spawner,
             job = await fake_slurm.next_job()
             seen.update(launcher=spawner.batchspawner_singleuser_cmd, poll=spawner.startup_poll_interval)
             fake_slurm.running(job, "c7")
-            spawner.port = 45678  # the port report; batchspawner's start does not wait for a listening server
+            spawner.report_port(45678)  # the port report; batchspawner's start does not wait for a listening server
             return job
 
         reporting = asyncio.ensure_future(slurm_and_port())

@@ -13,11 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from batchspawner import SlurmSpawner
-from tornado import web
-from traitlets import Unicode
-
 from hpchub.options import SpawnOptions
 from hpchub.spawner import HpcSlurmSpawner
+from tornado import web
+from traitlets import Unicode
 
 PROFILE = "bench_profile"
 STOCK = ("stock", ["stock"])  # a REST value, or a form field's list
