@@ -109,5 +109,5 @@ def test_role_installs_the_locked_environment(bare_node, first_run):
 def test_second_run_skips_the_install(bare_node, first_run):
     assert first_run.returncode == 0
     again = apply_roles(bare_node)
-    assert again.returncode == 0
+    assert again.returncode == 0, again.stdout[-3000:]
     assert re.search(r"changed=0\s", again.stdout), again.stdout[-2000:]

@@ -42,7 +42,12 @@ VARS = {
     "slurm_node_real_memory": 4096,
     "accounts_users": [{"name": "alice", "uid": 20001, "projects": ["m1"]}, {"name": "bob", "uid": 20002}],
     "slurm_accounts": [{"name": "m1"}],
-    "slurm_partitions": [{"name": "debug", "nodes": "ALL", "default": True}],
+    "slurm_partitions": [{"name": "debug", "nodes": "ALL", "default": True, "parameters": {"DefaultTime": "10"}}],
+    "slurm_conf": {"MaxJobCount": 20000, "MinJobAge": ""},
+    "slurm_node_groups": [
+        {"hosts": ["c2.invalid"], "cpus": 8, "parameters": {"Features": "gpu,big"}},
+        {"group": "login_nodes", "cpus": 2},
+    ],
     "site_places": [{"name": "debug", "partition": "debug", "kernel": {"cpus": 2, "time": "00:30:00", "memory": "4G"}}],
 }
 
@@ -88,6 +93,14 @@ def kernel_of_no_size(_hosts, variables):
     variables["site_places"] = [{"name": "debug", "partition": "debug", "kernel": {"cpus": 0, "time": 30}}]
 
 
+def slurm_conf_of_two_words(_hosts, variables):
+    variables["slurm_conf"] = {"MaxJobCount": 100, "SlurmctldParameters": "a b"}
+
+
+def node_group_of_an_unknown_host(_hosts, variables):
+    variables["slurm_node_groups"] = [{"hosts": ["c9"], "cpus": 8}]
+
+
 def no_node_cpus(_hosts, variables):
     del variables["slurm_node_cpus"]
 
@@ -109,6 +122,8 @@ CASES = {
     kernel_in_a_partition_slurm_lacks: "site_places[1] (big): its servers and kernel run in partition nosuch, which is "
     "not one of slurm_partitions or slurm_login_partition (debug)",
     kernel_of_no_size: "site_places[0].kernel.cpus: must be a whole number from 1 (got 0)",
+    slurm_conf_of_two_words: 'slurm_conf ({"MaxJobCount": 100, "SlurmctldParameters": "a b"}): keys must be',
+    node_group_of_an_unknown_host: 'slurm_node_groups[0] ({"cpus": 8, "hosts": ["c9"]}): needs hosts',
     db_url_with_password: "jupyterhub_db_url (postgresql://hub:***@db.invalid/jupyterhub): must be empty",
     db_url_of_another_database: "jupyterhub_db_url (mysql://hub@db.invalid/jupyterhub): must be empty",
 }
