@@ -13,22 +13,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from hpc_slurm import DurationError, parse_memory_mb, parse_minutes
+from hpc_slurm.jobs import SLURM_NAME, FieldError, JobRequest, JobRequestError
 
 from hpchub.places import Place
 from hpchub.slurm_limits import Limits, PartitionLimits
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 INTEGER = re.compile(r"^[0-9]{1,9}$")
 FIELDS = ("place", "partition", "account", "qos", "nodes", "cpus", "memory", "time", "gpus", "reservation")
 
 
-class OptionsError(ValueError):
+class OptionsError(FieldError):
     """A refused spawn option: which field, and why, in words for the user."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -80,7 +75,7 @@ def _choice(raw: Mapping[str, Any], name: str, allowed: tuple[str, ...], default
     text = _single(raw, name)
     if text is None:
         return default
-    if not NAME.match(text) or text not in allowed:
+    if not SLURM_NAME.match(text) or text not in allowed:
         shown = ", ".join(allowed) if allowed else "none"
         raise OptionsError(name, f"{text[:40]!r} is not one of yours ({shown})")
     return text
@@ -239,24 +234,16 @@ def parse_options(raw: Mapping[str, Any], limits: Limits) -> SpawnOptions:
     )
 
 
+def job_request(options: SpawnOptions) -> JobRequest:
+    """The server's job as Slurm gets it (hpc_slurm.jobs writes its options)."""
+    return JobRequest(partition=options.partition, account=options.account, qos=options.qos, nodes=options.nodes,
+                      cpus=options.cpus, memory_mb=options.memory_mb, time_minutes=options.time_minutes,
+                      gpus=options.gpus, reservation=options.reservation or "")  # fmt: skip
+
+
 def sbatch_directives(options: SpawnOptions) -> list[str]:
     """The #SBATCH lines for typed options (values are validated names and integers: nothing to escape)."""
-    hours, minutes = divmod(options.time_minutes, 60)
-    lines = [
-        f"#SBATCH --partition={options.partition}",
-        f"#SBATCH --account={options.account}",
-        f"#SBATCH --nodes={options.nodes}",
-        f"#SBATCH --cpus-per-task={options.cpus}",
-        f"#SBATCH --mem={options.memory_mb}M",
-        f"#SBATCH --time={hours:02d}:{minutes:02d}:00",
-    ]
-    if options.qos:
-        lines.append(f"#SBATCH --qos={options.qos}")
-    if options.gpus:
-        lines.append(f"#SBATCH --gpus-per-node={options.gpus}")
-    if options.reservation:
-        lines.append(f"#SBATCH --reservation={options.reservation}")
-    for line in lines:  # defence in depth: a directive is one line of known characters
-        if not re.fullmatch(r"#SBATCH --[a-z-]+=[A-Za-z0-9_.:-]+", line):
-            raise OptionsError(line.split("=", 1)[0][9:], "unsafe value")
-    return lines
+    try:
+        return job_request(options).directives()
+    except JobRequestError as unsafe:
+        raise OptionsError(unsafe.field, "unsafe value") from None

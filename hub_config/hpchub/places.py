@@ -16,6 +16,7 @@ from typing import Any
 
 from hpc_slurm import DurationError, parse_memory_mb, parse_minutes
 from hpc_slurm.durations import format_memory
+from hpc_slurm.jobs import SLURM_NAME
 
 KINDS = ("login", "compute", "gpu")
 RANGED = ("nodes", "cpus", "memory", "time", "gpus")  # memory in MB, time in minutes
@@ -23,7 +24,7 @@ DEFAULTED = (*RANGED, "qos", "account")
 PLACE_FIELDS = ("name", "partition", "description", "kind", "defaults", "ranges", "kernel")
 KERNEL_FIELDS = ("cpus", "time", "memory", "gpus", "qos", "display_name")
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-PARTITION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
 SOURCE = "site_places"
 
 
@@ -86,7 +87,7 @@ def _kernel(where: str, raw: Any) -> Kernel:
     except DurationError as error:
         raise PlacesError(f"{where}.memory: {error}") from None
     qos = str(raw.get("qos", ""))
-    if qos and not PARTITION.match(qos):
+    if qos and not SLURM_NAME.match(qos):
         raise PlacesError(f"{where}.qos: {qos!r} is not a Slurm QoS name")
     return Kernel(_count(f"{where}.cpus", raw.get("cpus", 1), 1), minutes, memory_mb,
                   _count(f"{where}.gpus", raw.get("gpus", 0), 0), qos, str(raw.get("display_name", "")))  # fmt: skip
@@ -113,7 +114,7 @@ def load_places(raw: Any, source: str = SOURCE) -> tuple[Place, ...]:
             raise PlacesError(f"{where}.name: {name!r} must be lower-case letters, digits, - or _ (up to 32)")
         if name in {place.name for place in places}:
             raise PlacesError(f"{where}.name: {name!r} is used twice")
-        if not PARTITION.match(partition):
+        if not SLURM_NAME.match(partition):
             raise PlacesError(f"{where}.partition: {partition!r} is not a Slurm partition name")
         kind = str(item.get("kind", "compute"))
         if kind not in KINDS:

@@ -13,7 +13,7 @@ from typing import Any
 
 from batchspawner import SlurmSpawner
 from batchspawner.batchspawner import JobStatus, format_template
-from hpc_slurm import SlurmError, arun
+from hpc_slurm import SlurmError, arun, contract
 from hpc_slurm.states import ACTIVE, base_state
 from tornado import web
 from traitlets import Bool, Float, Int, List, Unicode, default
@@ -32,12 +32,16 @@ from hpchub.slurm_errors import slurm_refusal
 from hpchub.slurm_limits import Limits, LimitsCache
 from hpchub.start_load import StartLoad
 
-# The log's name marks the job as a Jupyter server for Slurm's node Epilog, which cancels the server's Dask and
-# IPython Parallel jobs with it (roles/slurm, hpchub-sweep.sh): a site's own batch_script keeps that name.
-BATCH_SCRIPT = """#!/bin/bash
+# The log's name (hpc_slurm.contract.SERVER_LOG) marks the job as a Jupyter server for Slurm's node Epilog, which
+# cancels the server's Dask and IPython Parallel jobs with it (roles/slurm, hpchub-sweep.sh, rendered from the
+# same contract): a site's own batch_script keeps that name.
+BATCH_SCRIPT = (
+    """#!/bin/bash
 {{directives}}
 #SBATCH --job-name=jupyter-{{username}}{{job_name_suffix}}
-#SBATCH --output={{homedir}}/.jupyterhub-slurm-%j.log
+#SBATCH --output={{homedir}}/"""
+    + contract.SERVER_LOG
+    + """
 #SBATCH --chdir={{homedir}}
 #SBATCH --export={{keepvars}}
 #SBATCH --get-user-env=L
@@ -46,6 +50,7 @@ set -euo pipefail
 trap 'echo SIGTERM received' TERM
 {{cmd}}
 """
+)
 
 
 class HpcSlurmSpawner(SlurmSpawner):
@@ -368,7 +373,7 @@ class HpcSlurmSpawner(SlurmSpawner):
         return JobStatus.NOTFOUND
 
     def job_log_path(self) -> str:
-        return f"{self.req_homedir}/.jupyterhub-slurm-{self.job_id}.log"
+        return contract.server_log(self.req_homedir, self.job_id)
 
     async def progress(self) -> AsyncIterator[dict[str, str]]:
         while True:

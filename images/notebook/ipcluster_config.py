@@ -4,6 +4,8 @@
 # world (mpi4py's COMM_WORLD spans the engines).
 import os
 
+from hpc_slurm.contract import ENV_CLUSTER_WCKEY, ENV_JOB_ACCOUNT, ENV_JOB_PARTITION
+
 c = get_config()  # type: ignore[name-defined]  # noqa: F821
 
 # The controller runs in the user's kernel or server; engines on other nodes connect to it. Upstream's
@@ -12,20 +14,20 @@ c.Cluster.controller_ip = "*"
 
 # Engines in the server job's partition and account (hpchub-singleuser keeps them from the server's job);
 # a user's own c.SlurmLauncher.queue/account, or Cluster(..., config=...), wins.
-if os.environ.get("HPCHUB_JOB_PARTITION"):
-    c.SlurmLauncher.queue = os.environ["HPCHUB_JOB_PARTITION"]
-if os.environ.get("HPCHUB_JOB_ACCOUNT"):
-    c.SlurmLauncher.account = os.environ["HPCHUB_JOB_ACCOUNT"]
+if os.environ.get(ENV_JOB_PARTITION):
+    c.SlurmLauncher.queue = os.environ[ENV_JOB_PARTITION]
+if os.environ.get(ENV_JOB_ACCOUNT):
+    c.SlurmLauncher.account = os.environ[ENV_JOB_ACCOUNT]
 
 # Upstream's template with the engines spread over the job's nodes (--spread-job: one engine per node
 # first). Upstream adds partition and account lines only to its own template, so ours names them.
-_FROM_THE_SERVERS_JOB = (("partition", "queue", "HPCHUB_JOB_PARTITION"), ("account", "account", "HPCHUB_JOB_ACCOUNT"))
+_FROM_THE_SERVERS_JOB = (("partition", "queue", ENV_JOB_PARTITION), ("account", "account", ENV_JOB_ACCOUNT))
 _where = "".join(
     f"#SBATCH --{option}={{{field}}}\n" for option, field, variable in _FROM_THE_SERVERS_JOB if os.environ.get(variable)
 )
 # Engines started from a user's server carry its wckey (hpchub-singleuser): Slurm cancels them when the
 # server's job ends, running or pending. Engines started from a batch job do not: they outlive the server.
-_server_wckey = os.environ.get("HPCHUB_CLUSTER_WCKEY", "")
+_server_wckey = os.environ.get(ENV_CLUSTER_WCKEY, "")
 if _server_wckey:
     _where += f"#SBATCH --wckey={_server_wckey}\n"
 c.SlurmEngineSetLauncher.batch_template = (

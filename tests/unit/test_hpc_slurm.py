@@ -5,7 +5,10 @@ Slurm 22.05 prints (squeue %L, sinfo %l, sacctmgr MaxWall, sbatch's errors)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ from hpc_slurm import (
     SlurmNotAnswering,
     SlurmRefused,
     arun,
+    contract,
     default_timeout,
     error_from,
     parse_memory_mb,
@@ -24,6 +28,7 @@ from hpc_slurm import (
 )
 from hpc_slurm.command import ACTION_TIMEOUT_S, QUERY_TIMEOUT_S
 from hpc_slurm.durations import format_memory
+from hpc_slurm.jobs import JobRequest, JobRequestError
 from hpc_slurm.states import ACTIVE, ANSWERING, SUCCEEDED, base_state
 
 
@@ -154,3 +159,35 @@ def test_a_command_that_hangs_is_given_up_at_its_timeout(tmp_path):
         run([hanging], timeout=0.2)
     with pytest.raises(SlurmNotAnswering, match=r"^.*squeue: no answer within 0.2 s$"):
         asyncio.run(arun([hanging], timeout=0.2))
+
+
+def test_a_job_request_is_one_writer_of_sbatch_options():
+    request = JobRequest(partition="gpu", account="m1000", qos="high", nodes=2, cpus=4, memory_mb=4096,
+                         time_minutes=90, gpus=1, reservation="maint", wckey="hpchub-41")  # fmt: skip
+    assert request.sbatch_options() == [
+        "--partition=gpu", "--account=m1000", "--qos=high", "--nodes=2", "--cpus-per-task=4", "--mem=4G",
+        "--time=01:30:00", "--gpus-per-node=1", "--reservation=maint", "--wckey=hpchub-41"]  # fmt: skip
+    assert request.directives()[0] == "#SBATCH --partition=gpu"
+    assert JobRequest().sbatch_options() == []  # Slurm's defaults, nothing guessed
+    assert JobRequest(time_minutes=7 * 1440).sbatch_options() == ["--time=168:00:00"]
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [(JobRequest(partition="debug\n#SBATCH --uid=0"), "partition"), (JobRequest(account="$(id)"), "account"),
+     (JobRequest(cpus=0), "cpus"), (JobRequest(memory_mb=True), "memory_mb"), (JobRequest(gpus=-1), "gpus")],
+)  # fmt: skip
+def test_a_job_request_slurm_must_not_get_is_refused_naming_the_field(request_, field):
+    assert request_.problems()
+    with pytest.raises(JobRequestError) as refused:
+        request_.sbatch_options()
+    assert refused.value.field == field
+
+
+def test_the_contract_is_one_set_of_names():
+    assert contract.cluster_wckey("41") == "hpchub-41"
+    assert contract.server_log("/home/alice", "41") == "/home/alice/.jupyterhub-slurm-41.log"
+    names = contract.as_dict()
+    assert names["env_server_only"] == "HPCHUB_SERVER_ONLY" and names["server_log"] == contract.SERVER_LOG
+    done = subprocess.run([sys.executable, "-m", "hpc_slurm.contract"], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == names  # what the slurm role renders its node scripts from

@@ -18,7 +18,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import ClassVar
 
+import jinja2
 import pytest
+from hpc_slurm import contract
 
 LAUNCHER = Path(__file__).resolve().parents[2] / "images/notebook/hpchub-singleuser"
 
@@ -192,9 +194,13 @@ def test_no_server_job_no_dask_defaults(launcher_module):
     assert environ == {"PATH": "/usr/bin"}
 
 
-def test_slurms_task_prolog_unsets_the_servers_own_variables():
-    """roles/slurm's TaskProlog (a plain sh script): `unset NAME` for each name listed, nothing else."""
-    prolog = LAUNCHER.parents[2] / "roles/slurm/templates/hpchub-task-prolog.sh.j2"
+def test_slurms_task_prolog_unsets_the_servers_own_variables(tmp_path):
+    """roles/slurm's TaskProlog (a plain sh script, rendered from hpc_slurm.contract's names as the role does):
+    `unset NAME` for each name listed, nothing else."""
+    template = LAUNCHER.parents[2] / "roles/slurm/templates/hpchub-task-prolog.sh.j2"
+    prolog = tmp_path / "hpchub-task-prolog.sh"
+    rendered = jinja2.Template(template.read_text(), trim_blocks=True)
+    prolog.write_text(rendered.render(ansible_managed="", slurm_contract=contract.as_dict()))
     env = {"PATH": os.environ["PATH"], "HPCHUB_SERVER_ONLY": "HPCHUB_JOB_ID DASK_X bad;name"}
     done = subprocess.run(["sh", str(prolog)], env=env, capture_output=True, text=True, check=True)
     assert done.stdout.splitlines() == ["unset HPCHUB_JOB_ID", "unset DASK_X", "unset HPCHUB_SERVER_ONLY"]

@@ -33,9 +33,10 @@ SERVER = {"HPCHUB_JOB_ACCOUNT": "m1000", "HPCHUB_CLUSTER_WCKEY": "hpchub-41", "H
 def test_the_job_is_the_specs_size_charged_to_the_servers_project_and_tagged_for_the_sweep() -> None:
     size = KernelJobSize(partition="gpu", cpus=2, memory="4G", time_minutes=45, gpus=1)
     args = sbatch_arguments(size, kernel_id="0123456789ab", log="/h/k-%j.log", cwd="/h/my notebooks", environ=SERVER)
-    assert args == ["--parsable", "--job-name=kernel-01234567", "--cpus-per-task=2", "--time=45",
-                    "--output=/h/k-%j.log", "--no-requeue", "--chdir=/h/my notebooks", "--partition=gpu",
-                    "--account=m1000", "--mem=4G", "--gpus-per-node=1", "--wckey=hpchub-41"]  # fmt: skip
+    # The kernel's own options, then its request's (hpc_slurm.jobs, the one writer of sbatch options).
+    assert args == ["--parsable", "--job-name=kernel-01234567", "--output=/h/k-%j.log", "--no-requeue",
+                    "--chdir=/h/my notebooks", "--partition=gpu", "--account=m1000", "--cpus-per-task=2",
+                    "--mem=4G", "--time=00:45:00", "--gpus-per-node=1", "--wckey=hpchub-41"]  # fmt: skip
 
 
 def test_a_spec_naming_its_project_wins_and_without_a_server_job_nothing_is_guessed() -> None:

@@ -68,7 +68,7 @@ def test_form_values_become_spawn_options_and_sbatch_directives(make_spawner, fa
     assert spawner.spawn_options == SpawnOptions("interactive", "m2000", "normal", 1, 4, 4096, 120, 1)
     script = fake_slurm.script(job)
     for line in ("--partition=interactive", "--account=m2000", "--qos=normal", "--cpus-per-task=4",
-                 "--mem=4096M", "--time=02:00:00", "--gpus-per-node=1", f"--job-name=jupyter-{USER}"):  # fmt: skip
+                 "--mem=4G", "--time=02:00:00", "--gpus-per-node=1", f"--job-name=jupyter-{USER}"):  # fmt: skip
         assert f"#SBATCH {line}\n" in script
     assert f"#SBATCH --output={HOME}/.jupyterhub-slurm-%j.log\n" in script
     assert script.rstrip().endswith(f"{LAUNCHER} {SERVER_CMD}")

@@ -105,7 +105,7 @@ def test_a_diamond_is_submitted_dependencies_first_with_a_held_gate(slurm, tmp_p
     assert (
         ran.returncode == 3 and ran.stdout.startswith("hpc-workflow: step right of diamond on ") and "ran" in ran.stdout
     )
-    assert "#SBATCH --time=1" in gate and "exit 0" in gate
+    assert "#SBATCH --time=00:01:00" in gate and "exit 0" in gate
     assert "#SBATCH --partition=interactive" in report and "#SBATCH --account=m1000" in report
     # The run is its folder: loaded back as it was (after the server, the hub, the notebook are gone).
     assert run.path.parent == tmp_path / "scratch/workflows" and (run.path / "steps/left/job.sh").read_text() == left
@@ -193,7 +193,7 @@ def test_the_cli_runs_one_notebook_with_typed_parameters(slurm, tmp_path, capsys
                 "--partition", "debug", "--account", "m1000", "--time", "10"]) == 0  # fmt: skip
     run = Run.load(capsys.readouterr().out.splitlines()[0])
     assert run.workflow.step("analysis").parameters == {"alpha": 0.5, "label": "x"}
-    assert "#SBATCH --time=10" in calls(slurm, "sbatch")[0][2]
+    assert "#SBATCH --time=00:10:00" in calls(slurm, "sbatch")[0][2]
     set_state(slurm, [], {"101": "101|FAILED|None|c1|00:00:05|1:0"})
     (run.step_dir("analysis") / "error.json").write_text(json.dumps({"message": "cell 2 raised KeyError: 'x'"}))
     assert cli(["status", str(run.path)]) == 0

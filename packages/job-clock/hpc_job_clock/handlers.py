@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 
-from hpc_slurm import DurationError, SlurmError
+from hpc_slurm import DurationError, SlurmError, contract
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
@@ -14,7 +14,7 @@ from hpc_job_clock.time_left import job_time_left
 
 # Set by hpchub-singleuser from SLURM_JOB_ID, which it removes so that jobs submitted from the server do not
 # inherit the server's own job.
-JOB_ID_VARIABLE = "HPCHUB_JOB_ID"
+JOB_ID_VARIABLE = contract.ENV_JOB_ID
 
 
 class JobClockHandler(APIHandler):

@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hpc_slurm import DurationError, SlurmError, arun, parse_memory_mb
-from hpc_slurm.durations import format_memory
+from hpc_slurm import DurationError, SlurmError, arun, contract, parse_memory_mb
+from hpc_slurm.jobs import SLURM_NAME, JobRequest
 from hpc_slurm.states import ANSWERING
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # How the notebook's user is told why a kernel's job ended (sacct and squeue's state names).
 ENDINGS = {
     "TIMEOUT": "reached its time limit",
@@ -40,14 +38,6 @@ def never_runs(reason: str) -> bool:
     return reason in NEVER_RUNS or "PerJob" in reason  # AssocMaxGRESPerJob, QOSMaxWallDurationPerJobLimit...
 
 
-def _is_size(text: str) -> bool:
-    try:
-        parse_memory_mb(text)
-    except DurationError:
-        return False
-    return True
-
-
 class KernelJobError(RuntimeError):
     """Slurm refused or ended a kernel's job: the message is for the notebook's user."""
 
@@ -64,18 +54,28 @@ class KernelJobSize:
     account: str = ""  # "" charges the server's own project (HPCHUB_JOB_ACCOUNT), else the user's default
     qos: str = ""
 
+    def request(self, environ: Mapping[str, str]) -> JobRequest:
+        """The kernel's job as Slurm gets it: charged to the server's project unless the spec names one, and
+        tagged with the server's wckey (the node Epilog cancels it when the server's job ends)."""
+        try:
+            memory = parse_memory_mb(self.memory) if self.memory else None
+        except DurationError:
+            raise KernelJobError(f"this kernel spec cannot be submitted: memory {self.memory!r} is not a size "
+                                 "such as 2048M or 4G") from None  # fmt: skip
+        account = self.account or environ.get(contract.ENV_JOB_ACCOUNT, "")
+        wckey = environ.get(contract.ENV_CLUSTER_WCKEY, "")
+        return JobRequest(partition=self.partition, account=account if SLURM_NAME.match(account) else "",
+                          qos=self.qos, cpus=self.cpus, memory_mb=memory, time_minutes=self.time_minutes,
+                          gpus=self.gpus, wckey=wckey if SLURM_NAME.match(wckey) else "")  # fmt: skip
+
     def problems(self) -> list[str]:
         """What is wrong with these values, in words (empty when they can be submitted)."""
-        wrong = [f"{name} {value!r} is not a Slurm name" for name, value in
-                 (("partition", self.partition), ("account", self.account), ("qos", self.qos))
-                 if value and not NAME.match(value)]  # fmt: skip
-        if self.memory and not _is_size(self.memory):
-            wrong.append(f"memory {self.memory!r} is not a size such as 2048M or 4G")
-        numbers = (("cpus", self.cpus, 1), ("time_minutes", self.time_minutes, 1), ("gpus", self.gpus, 0))
-        for name, value, low in numbers:
-            if not low <= value <= 1_000_000:
-                wrong.append(f"{name} {value} is out of range")
-        return wrong
+        try:
+            return JobRequest(partition=self.partition, account=self.account, qos=self.qos, cpus=self.cpus,
+                              time_minutes=self.time_minutes, gpus=self.gpus,
+                              memory_mb=parse_memory_mb(self.memory) if self.memory else None).problems()  # fmt: skip
+        except DurationError:
+            return [f"memory {self.memory!r} is not a size such as 2048M or 4G"]
 
     def describe(self) -> str:
         """'debug, 1 CPU, 30 min' for messages."""
@@ -96,31 +96,10 @@ def sbatch_arguments(
     problems = size.problems()
     if problems:
         raise KernelJobError("this kernel spec cannot be submitted: " + "; ".join(problems))
-    args = [
-        "--parsable",
-        f"--job-name=kernel-{kernel_id[:8]}",
-        f"--cpus-per-task={size.cpus}",
-        f"--time={size.time_minutes}",
-        f"--output={log}",
-        "--no-requeue",
-    ]
+    args = ["--parsable", f"--job-name=kernel-{kernel_id[:8]}", f"--output={log}", "--no-requeue"]
     if cwd:
         args.append(f"--chdir={cwd}")
-    if size.partition:
-        args.append(f"--partition={size.partition}")
-    account = size.account or environ.get("HPCHUB_JOB_ACCOUNT", "")
-    if account and NAME.match(account):
-        args.append(f"--account={account}")
-    if size.qos:
-        args.append(f"--qos={size.qos}")
-    if size.memory:
-        args.append(f"--mem={format_memory(parse_memory_mb(size.memory))}")  # one form: 4 GB -> 4G
-    if size.gpus:
-        args.append(f"--gpus-per-node={size.gpus}")
-    wckey = environ.get("HPCHUB_CLUSTER_WCKEY", "")
-    if wckey and NAME.match(wckey):
-        args.append(f"--wckey={wckey}")
-    return args
+    return [*args, *size.request(environ).sbatch_options()]
 
 
 def job_script(command: Sequence[str]) -> str:
@@ -132,8 +111,8 @@ def kernel_environment(environ: Mapping[str, str], size: KernelJobSize) -> dict[
     """The kernel job's environment: the server's (a kernel on the server would have it), except that it keeps
     the server's own variables (HPCHUB_SERVER_ONLY names them, and Slurm's TaskProlog would unset them in a
     batch job): a Dask cluster started in the kernel is the server's, and ends with it."""
-    env = {name: value for name, value in environ.items() if name != "HPCHUB_SERVER_ONLY"}
-    env["HPCHUB_KERNEL_TIME_LIMIT"] = str(size.time_minutes)
+    env = {name: value for name, value in environ.items() if name != contract.ENV_SERVER_ONLY}
+    env[contract.ENV_KERNEL_TIME_LIMIT] = str(size.time_minutes)
     return env
 
 

@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from hpc_slurm import contract
+
 # The time limit is known to have been reached when SIGTERM comes this close to it (Slurm checks limits
 # every 30 s or so, and the kernel starts a few seconds after its job).
 TIME_LIMIT_MARGIN_S = 60.0
@@ -60,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.monotonic()
     host = socket.gethostname()
     job = os.environ.get("SLURM_JOB_ID", "?")
-    limit = int(os.environ.get("HPCHUB_KERNEL_TIME_LIMIT", "0") or 0)
+    limit = int(os.environ.get(contract.ENV_KERNEL_TIME_LIMIT, "0") or 0)
 
     app = IPKernelApp.instance()
 

@@ -25,7 +25,7 @@ from hpc_slurm.states import ACTIVE
 
 from hpc_workflow import slurm
 from hpc_workflow.graph import downstream, order
-from hpc_workflow.spec import Resources, Step, Workflow, WorkflowError
+from hpc_workflow.spec import Resources, Step, Workflow, WorkflowError, job_request
 
 GATE_RESOURCES = Resources(cpus=1, memory="100M", time=1)
 
@@ -98,11 +98,7 @@ class Run:
             f"#SBATCH --output={where}/slurm-%j.log",
             f"#SBATCH --chdir={self.source}",
         ]
-        for option, value in (("partition", resources.partition), ("account", resources.account),
-                              ("cpus-per-task", resources.cpus), ("mem", resources.memory),
-                              ("time", resources.time), ("nodes", resources.nodes)):  # fmt: skip
-            if value is not None:
-                lines.append(f"#SBATCH --{option}={value}")
+        lines += job_request(resources).directives()
         if step.gate:
             lines.append("exit 0  # a gate: released by approve, cancelled (with its dependants) by reject")
         elif step.command is not None:  # bash, as sbatch --wrap would: no Python start-up in every step's job

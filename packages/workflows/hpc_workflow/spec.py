@@ -18,10 +18,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 import yaml
+from hpc_slurm import DurationError, parse_memory_mb
+from hpc_slurm.jobs import SLURM_NAME, JobRequest
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
-SLURM_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-MEMORY = re.compile(r"^\d+[KMGT]?$")
 
 
 class WorkflowError(ValueError):
@@ -179,8 +179,23 @@ def check_resources(resources: Resources, where: str) -> None:
         value = getattr(resources, key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise WorkflowError(f"{where}: {key} must be a positive integer{' (minutes)' if key == 'time' else ''}")
-    if resources.memory is not None and not (isinstance(resources.memory, str) and MEMORY.match(resources.memory)):
+    if resources.memory is not None and not (isinstance(resources.memory, str) and is_size(resources.memory)):
         raise WorkflowError(f"{where}: memory {resources.memory!r} is not Slurm's form (500M, 4G)")
+
+
+def is_size(text: str) -> bool:
+    try:
+        parse_memory_mb(text)
+    except DurationError:
+        return False
+    return True
+
+
+def job_request(resources: Resources) -> JobRequest:
+    """A step's job as Slurm gets it (hpc_slurm.jobs writes its options); the resources are checked."""
+    memory = parse_memory_mb(resources.memory) if resources.memory is not None else None
+    return JobRequest(partition=resources.partition or "", account=resources.account or "", nodes=resources.nodes,
+                      cpus=resources.cpus, memory_mb=memory, time_minutes=resources.time)  # fmt: skip
 
 
 def check(workflow: Workflow) -> None:
