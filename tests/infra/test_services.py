@@ -52,9 +52,9 @@ def test_partitions_debug_interactive_gpu_and_login(controller):
 def test_the_sites_own_slurm_parameters_and_node_group_reach_slurm(controller):
     """slurm.conf from data: the local inventory's slurm_conf (over our defaults) and its node group for c2."""
     config = controller.check_output("scontrol show config")
-    settings = dict(line.split(" = ", 1) for line in config.splitlines() if " = " in line)
-    assert settings["MaxJobCount"].strip() == "20000" and settings["SlurmdTimeout"].strip() == "20 sec"
-    assert settings["SchedulerParameters"].strip() == "batch_sched_delay=0"  # ours, not overridden
+    settings = {key.strip(): value.strip() for key, _, value in (line.partition(" = ") for line in config.splitlines())}
+    assert settings["MaxJobCount"] == "20000" and settings["SlurmdTimeout"] == "20 sec"
+    assert settings["SchedulerParameters"] == "batch_sched_delay=0"  # ours, not overridden
     features = {name: controller.check_output(f"scontrol show node {name}") for name in hosts_of("compute")}
     assert "AvailableFeatures=gpu" in features["c2"], features["c2"]
     assert "AvailableFeatures=(null)" in features["c1"], features["c1"]
