@@ -3,6 +3,7 @@ project's MaxTRES gres/gpu limits them: m1000 may use 2, m2000 none (inventories
 
 from __future__ import annotations
 
+import html
 import json
 
 from tests.support.cluster import accounted_jobs, slurm_jobs
@@ -15,7 +16,7 @@ def test_a_gpu_server_lands_on_the_gpu_node_with_its_gpus_accounted(session_of):
     erin = session_of("erin")
     page = erin.get(f"{HUB}/hub/spawn/erin")
     # The gpu place's GPUs field: 1 to 2 (m1000 allows 2; c2 has 2), filled in when the place is chosen.
-    assert 'name="gpus"' in page.text and "&quot;gpus&quot;: {&quot;min&quot;: 1, &quot;max&quot;: 2" in page.text
+    assert 'name="gpus"' in page.text and '"gpus": {"min": 1, "max": 2' in html.unescape(page.text)
     assert "gpu: up to 1 nodes, 2 CPUs and 8192 MB per node, 240 min, 2 GPUs per node" in page.text
     reply = erin.api("POST", "/users/erin/server", json={"partition": "gpu", "account": "m1000", "gpus": 1})
     assert reply.status_code in (201, 202), reply.text[:300]

@@ -51,9 +51,10 @@ def test_a_cell_submitted_with_sbatch_shows_in_squeue_and_is_cancelled(alice):
 
 def test_a_failing_command_shows_slurms_message(alice):
     printed = alice.run_in_kernel("%scancel 999999\n")
-    assert "UsageError: scancel: error: Kill job error on job id 999999: Invalid job id specified" in printed
+    assert "UsageError: scancel: Kill job error on job id 999999: Invalid job id specified" in printed
     printed = alice.run_in_kernel("%scontrol show job 999999\n")
-    assert "UsageError: slurm_load_jobs error: Invalid job id specified" in printed and "Traceback" not in printed
+    assert "UsageError: scontrol: slurm_load_jobs error: Invalid job id specified" in printed
+    assert "Traceback" not in printed
 
 
 def test_load_ext_slurm_magic_as_nersc_documents_it_works(alice):

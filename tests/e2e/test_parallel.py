@@ -186,8 +186,9 @@ def test_a_request_slurm_refuses_fails_at_once_with_slurms_message(alice):
     out = alice.run_in_kernel(REFUSED, timeout_s=120)
     (printed,) = [line for line in out.splitlines() if line.startswith("[(")]  # stderr may come after it
     dask_account, dask_cores, ipp_account = ast.literal_eval(printed)
-    assert dask_account[:2] == ("SlurmError", "Invalid account or account/partition combination specified")
-    assert dask_cores[:2] == ("SlurmError", "Requested node configuration is not available")
+    # hpc_slurm's SlurmRefused (a SlurmError): Slurm answered and said no, its reason after the command's name.
+    assert dask_account[:2] == ("SlurmRefused", "sbatch: Invalid account or account/partition combination specified")
+    assert dask_cores[:2] == ("SlurmRefused", "sbatch: Requested node configuration is not available")
     assert ipp_account[0] == "CalledProcessError", ipp_account
     assert "Batch job submission failed: Invalid account" in out, out
     assert max(seconds for *_, seconds in (dask_account, dask_cores, ipp_account)) < 10
