@@ -22,7 +22,7 @@ class HubState:
     """Hub-wide: the Slurm limits per (cluster, default partition, ttl), every form's availability, the servers
     starting now, and the scancels being retried (kept referenced until done)."""
 
-    start_load_step: int = 5
+    start_load_step: int  # HpcSlurmSpawner.start_load_step: the one default
     limits: dict[tuple[str, str, float], LimitsCache] = field(default_factory=dict)
     availability: AvailabilityCache = field(default_factory=AvailabilityCache)
     retries: set[asyncio.Future[None]] = field(default_factory=set)
@@ -38,7 +38,7 @@ class HubState:
         return self.limits[key]
 
 
-def hub_state(settings: MutableMapping[str, Any], start_load_step: int = 5) -> HubState:
+def hub_state(settings: MutableMapping[str, Any], start_load_step: int) -> HubState:
     """The hub's state in its settings, made on first use."""
     state = settings.get(KEY)
     if not isinstance(state, HubState):
