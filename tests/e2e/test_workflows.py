@@ -256,6 +256,15 @@ def test_a_running_steps_kernel_is_reachable_and_a_workflow_outlives_the_server(
     print(f"the workflow completed {time.monotonic() - started:.0f} s after its server stopped")
 
 
+DRAWN_MONITOR = """
+const boxes = document.querySelectorAll('.hpc-workflow-dag g[data-step]');
+const table = document.querySelector('.hpc-workflow-steps');
+if (!boxes.length || !table) return null;
+return {states: Object.fromEntries([...boxes].map(box => [box.dataset.step, box.dataset.state])),
+        rows: table.querySelectorAll('tbody tr').length, text: table.innerText};
+"""
+
+
 def test_the_monitor_widget_draws_the_run_in_a_browser(session_of):
     """Monitor(run) in JupyterLab, in headless chromium: the diamond's steps drawn with their states."""
     bob = session_of(USER)
@@ -289,11 +298,11 @@ def test_the_monitor_widget_draws_the_run_in_a_browser(session_of):
             editor = wait.until(ready.element_to_be_clickable((By.CSS_SELECTOR, ".jp-CodeCell .cm-content")))
             editor.click()
             editor.send_keys(Keys.SHIFT, Keys.ENTER)
-            boxes = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, ".hpc-workflow-dag g[data-step]") or False)
-            shown = {box.get_attribute("data-step"): box.get_attribute("data-state") for box in boxes}
-            assert shown == dict.fromkeys(["prepare", "left", "right", "join"], "COMPLETED"), shown
-            rows = browser.find_elements(By.CSS_SELECTOR, ".hpc-workflow-steps tbody tr")
-            assert len(rows) == 4 and "c1" in browser.find_element(By.CSS_SELECTOR, ".hpc-workflow-steps").text
+            # Read in one script: the widget redraws itself every 5 s, and elements found by one WebDriver call
+            # may be gone by the next (a stale element reference, 1 run in 3 when read box by box).
+            drawn = wait.until(lambda b: b.execute_script(DRAWN_MONITOR))
+            assert drawn["states"] == dict.fromkeys(["prepare", "left", "right", "join"], "COMPLETED"), drawn
+            assert drawn["rows"] == 4 and "c1" in drawn["text"], drawn
         finally:
             screenshot(browser, "workflow-monitor.png")
             bob.delete(f"{HUB}/user/{USER}/api/contents/monitor.ipynb", headers=auth)
