@@ -22,7 +22,7 @@ ANSIBLE_ARGS ?=
 DOCKERFILES := $(wildcard images/*/Dockerfile slurm-test-cluster/*/Dockerfile tests/images/*/Dockerfile tests/production/*/Dockerfile)
 YAML_FILES  := $(shell git ls-files --cached --others --exclude-standard '*.yml' '*.yaml' 2>/dev/null)
 
-.PHONY: help venv prerequisites images lock lint bench test test-unit test-images test-infra test-e2e test-faults test-production cluster up down status logs clean
+.PHONY: help venv prerequisites images lock lint lint-every-linter bench test test-unit test-images test-infra test-e2e test-faults test-production cluster up down status logs clean
 
 help: ## list the targets ([Docker]: installs and starts a Docker engine where none answers)
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -42,7 +42,12 @@ lock: venv ## refresh the lock files of every image and of the tooling (UPGRADE=
 # Python scripts without a .py name (installed as commands in the images).
 PY_SCRIPTS := images/hub/hpchub-home-quota images/notebook/hpchub-singleuser images/notebook/own-packages-sha256
 
+# lint and test-unit run once per tree (tools/once.sh): .ci/run's `make lint test-unit` then `make test` runs them
+# once; any change to any file runs them again; FORCE=1 always does.
 lint: venv ## ruff, mypy, yamllint, hadolint and ansible-lint (production profile) on everything
+	@bash tools/once.sh lint $(MAKE) --no-print-directory lint-every-linter
+
+lint-every-linter:
 	@echo "==> ruff"; $(VENV)/bin/ruff check . $(PY_SCRIPTS) && $(VENV)/bin/ruff format --check --quiet . $(PY_SCRIPTS)
 	@echo "==> mypy"; $(VENV)/bin/mypy && for script in $(PY_SCRIPTS); do $(VENV)/bin/mypy --strict $$script || exit 1; done
 	@echo "==> yamllint"; $(VENV)/bin/yamllint --strict $(YAML_FILES)
@@ -53,7 +58,7 @@ bench: prerequisites ## [Docker] benchmarks of the local deployment (make up wit
 	@$(PY) -m bench.run $(BENCH_ARGS)
 
 test-unit: venv ## unit tests, the spawner in-process against a fake Slurm; hpchub's and hpc_slurm's line coverage (no Docker)
-	@$(VENV)/bin/pytest tests/unit -p no:cacheprovider --cov=hpchub --cov=hpc_slurm --cov=hpchub_bench --cov-report=term --cov-fail-under=90 $(PYTEST_ARGS)
+	@bash tools/once.sh test-unit $(VENV)/bin/pytest tests/unit -p no:cacheprovider --cov=hpchub --cov=hpc_slurm --cov=hpchub_bench --cov-report=term --cov-fail-under=90 $(PYTEST_ARGS)
 
 test-images: images ## [Docker] image tests: throwaway containers checked with testinfra
 	@$(VENV)/bin/pytest tests/images $(PYTEST_ARGS)
