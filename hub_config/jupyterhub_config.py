@@ -49,7 +49,7 @@ if hub["bench_profiles"]:
     c.JupyterHub.spawner_class = StockReferenceSpawner
 c.HpcSlurmSpawner.cluster_name = hub["cluster_name"]
 c.HpcSlurmSpawner.default_partition = spawn["default_partition"]
-# The site's places (jupyterhub_places), checked now: a wrong one stops the hub naming it, not a user's spawn.
+# The site's places (site_places), checked now: a wrong one stops the hub naming it, not a user's spawn.
 c.HpcSlurmSpawner.places = list(spawn["places"] or [])
 places.load_places(c.HpcSlurmSpawner.places)
 jupyter = spawn["jupyter_prefix"]

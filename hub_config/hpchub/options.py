@@ -39,7 +39,7 @@ class SpawnOptions:
     time_minutes: int = 60
     gpus: int = 0
     reservation: str | None = None
-    place: str = ""  # the site's place (jupyterhub_places) it was asked at; "" where the site defines none
+    place: str = ""  # the site's place (site_places) it was asked at; "" where the site defines none
 
 
 def _single(raw: Mapping[str, Any], name: str) -> str | None:

@@ -29,7 +29,7 @@ SOURCE = "site_places"
 
 
 class PlacesError(ValueError):
-    """A place of the inventory is wrong: the message names it and its field (jupyterhub_places[i].field)."""
+    """A place of the inventory is wrong: the message names it and its field (site_places[i].field)."""
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ class HpcSlurmSpawner(SlurmSpawner):
     ).tag(config=True)
     startup_poll_interval = Float(0.2, help="Seconds between checks of a starting job (stock 0.5).").tag(config=True)
     places: Any = List(
-        help="The site's places (jupyterhub_places): name, partition, description, kind, defaults, ranges. "
+        help="The site's places (site_places): name, partition, description, kind, defaults, ranges. "
         "Empty: the form offers the partitions themselves."
     ).tag(config=True)
     batch_script = Unicode(BATCH_SCRIPT).tag(config=True)

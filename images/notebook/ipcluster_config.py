@@ -5,6 +5,7 @@
 import os
 
 from hpc_slurm.contract import ENV_CLUSTER_WCKEY, ENV_JOB_ACCOUNT, ENV_JOB_PARTITION
+from hpc_slurm.jobs import JobRequest
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821
 
@@ -20,16 +21,19 @@ if os.environ.get(ENV_JOB_ACCOUNT):
     c.SlurmLauncher.account = os.environ[ENV_JOB_ACCOUNT]
 
 # Upstream's template with the engines spread over the job's nodes (--spread-job: one engine per node
-# first). Upstream adds partition and account lines only to its own template, so ours names them.
-_FROM_THE_SERVERS_JOB = (("partition", "queue", ENV_JOB_PARTITION), ("account", "account", ENV_JOB_ACCOUNT))
-_where = "".join(
-    f"#SBATCH --{option}={{{field}}}\n" for option, field, variable in _FROM_THE_SERVERS_JOB if os.environ.get(variable)
-)
+# first). Upstream adds partition and account lines only to its own template, so ours names them, as its
+# fields ({queue}, {account}: a user's own c.SlurmLauncher settings fill them).
+_FIELDS = (("partition", "queue", ENV_JOB_PARTITION), ("account", "account", ENV_JOB_ACCOUNT))
+_where = "".join(f"#SBATCH --{option}={{{field}}}\n" for option, field, variable in _FIELDS if os.environ.get(variable))
 # Engines started from a user's server carry its wckey (hpchub-singleuser): Slurm cancels them when the
 # server's job ends, running or pending. Engines started from a batch job do not: they outlive the server.
-_server_wckey = os.environ.get(ENV_CLUSTER_WCKEY, "")
-if _server_wckey:
-    _where += f"#SBATCH --wckey={_server_wckey}\n"
+# Our own values are written by the one job request type (hpc_slurm.jobs), which refuses an unsafe one.
+_server = JobRequest(
+    partition=os.environ.get(ENV_JOB_PARTITION, ""),
+    account=os.environ.get(ENV_JOB_ACCOUNT, ""),
+    wckey=os.environ.get(ENV_CLUSTER_WCKEY, ""),
+)
+_where += "".join(f"{line}\n" for line in JobRequest(wckey=_server.wckey).directives())
 c.SlurmEngineSetLauncher.batch_template = (
     "#!/bin/sh\n"
     "#SBATCH --export=ALL\n"
@@ -43,8 +47,6 @@ c.SlurmEngineSetLauncher.batch_template = (
 # other launcher for Slurm). From a server, srun makes its own allocation, spread over the nodes, in the
 # server job's partition and account, tagged like the Slurm engines; inside a batch job, it uses the job's.
 c.MPIEngineSetLauncher.mpi_cmd = ["srun", "--mpi=pmix"]
-c.MPIEngineSetLauncher.mpi_args = [
-    f"--{option}={os.environ[variable]}" for option, _, variable in _FROM_THE_SERVERS_JOB if os.environ.get(variable)
-]
-if _server_wckey:  # srun makes its own allocation: spread it, and tag it
-    c.MPIEngineSetLauncher.mpi_args += ["--spread-job", f"--wckey={_server_wckey}"]
+c.MPIEngineSetLauncher.mpi_args = _server.sbatch_options()
+if _server.wckey:  # srun makes its own allocation: spread it
+    c.MPIEngineSetLauncher.mpi_args.append("--spread-job")

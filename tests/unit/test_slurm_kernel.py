@@ -10,19 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from slurm_kernel.jobs import (
-    JobState,
-    KernelJobError,
-    KernelJobSize,
-    ended_message,
-    job_script,
-    kernel_environment,
-    never_runs,
-    parse_squeue,
-    ready_connection,
-    sbatch_arguments,
-    write_connection_file,
-)
+from slurm_kernel import jobs
 from slurm_kernel.launch import ending_words, publish
 
 pytestmark = pytest.mark.unit
@@ -31,8 +19,10 @@ SERVER = {"HPCHUB_JOB_ACCOUNT": "m1000", "HPCHUB_CLUSTER_WCKEY": "hpchub-41", "H
 
 
 def test_the_job_is_the_specs_size_charged_to_the_servers_project_and_tagged_for_the_sweep() -> None:
-    size = KernelJobSize(partition="gpu", cpus=2, memory="4G", time_minutes=45, gpus=1)
-    args = sbatch_arguments(size, kernel_id="0123456789ab", log="/h/k-%j.log", cwd="/h/my notebooks", environ=SERVER)
+    size = jobs.KernelJobSize(partition="gpu", cpus=2, memory="4G", time_minutes=45, gpus=1)
+    args = jobs.sbatch_arguments(
+        size, kernel_id="0123456789ab", log="/h/k-%j.log", cwd="/h/my notebooks", environ=SERVER
+    )
     # The kernel's own options, then its request's (hpc_slurm.jobs, the one writer of sbatch options).
     assert args == ["--parsable", "--job-name=kernel-01234567", "--output=/h/k-%j.log", "--no-requeue",
                     "--chdir=/h/my notebooks", "--partition=gpu", "--account=m1000", "--cpus-per-task=2",
@@ -40,37 +30,37 @@ def test_the_job_is_the_specs_size_charged_to_the_servers_project_and_tagged_for
 
 
 def test_a_spec_naming_its_project_wins_and_without_a_server_job_nothing_is_guessed() -> None:
-    size = KernelJobSize(partition="debug", account="m2000")
-    args = sbatch_arguments(size, kernel_id="k", log="/l", cwd="", environ=SERVER)
+    size = jobs.KernelJobSize(partition="debug", account="m2000")
+    args = jobs.sbatch_arguments(size, kernel_id="k", log="/l", cwd="", environ=SERVER)
     assert "--account=m2000" in args
-    bare = sbatch_arguments(KernelJobSize(), kernel_id="k", log="/l", cwd="", environ={})
+    bare = jobs.sbatch_arguments(jobs.KernelJobSize(), kernel_id="k", log="/l", cwd="", environ={})
     assert not [arg for arg in bare if arg.startswith(("--account", "--wckey", "--partition", "--chdir", "--mem"))]
 
 
 @pytest.mark.parametrize(
     ("size", "words"),
     [
-        (KernelJobSize(partition="debug;rm"), "partition 'debug;rm' is not a Slurm name"),
-        (KernelJobSize(memory="4 gigabytes"), "memory '4 gigabytes' is not a size"),
-        (KernelJobSize(cpus=0), "cpus 0 is out of range"),
-        (KernelJobSize(time_minutes=0), "time_minutes 0 is out of range"),
+        (jobs.KernelJobSize(partition="debug;rm"), "partition 'debug;rm' is not a Slurm name"),
+        (jobs.KernelJobSize(memory="4 gigabytes"), "memory '4 gigabytes' is not a size"),
+        (jobs.KernelJobSize(cpus=0), "cpus 0 is out of range"),
+        (jobs.KernelJobSize(time_minutes=0), "time_minutes 0 is out of range"),
     ],
 )
-def test_a_bad_spec_is_refused_before_slurm_naming_the_value(size: KernelJobSize, words: str) -> None:
-    with pytest.raises(KernelJobError, match="cannot be submitted") as refused:
-        sbatch_arguments(size, kernel_id="k", log="/l", cwd="", environ={})
+def test_a_bad_spec_is_refused_before_slurm_naming_the_value(size: jobs.KernelJobSize, words: str) -> None:
+    with pytest.raises(jobs.KernelJobError, match="cannot be submitted") as refused:
+        jobs.sbatch_arguments(size, kernel_id="k", log="/l", cwd="", environ={})
     assert words in str(refused.value)
 
 
 def test_the_job_script_execs_the_kernel_with_its_arguments_quoted(tmp_path: Path) -> None:
-    script = job_script(["/bin/echo", "-f", "/h/a b.json", "$HOME"])
+    script = jobs.job_script(["/bin/echo", "-f", "/h/a b.json", "$HOME"])
     out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout
     assert out == "-f /h/a b.json $HOME\n"
     assert script.splitlines()[1].startswith("exec ")
 
 
 def test_the_kernel_keeps_the_servers_own_variables_and_learns_its_time_limit() -> None:
-    env = kernel_environment(SERVER, KernelJobSize(time_minutes=30))
+    env = jobs.kernel_environment(SERVER, jobs.KernelJobSize(time_minutes=30))
     assert "HPCHUB_SERVER_ONLY" not in env  # Slurm's TaskProlog would unset A and B in the job
     assert env["A"] == "1" and env["HPCHUB_CLUSTER_WCKEY"] == "hpchub-41"
     assert env["HPCHUB_KERNEL_TIME_LIMIT"] == "30"
@@ -78,52 +68,52 @@ def test_the_kernel_keeps_the_servers_own_variables_and_learns_its_time_limit() 
 
 def test_the_connection_file_is_private_and_ready_only_once_ports_and_node_are_published(tmp_path: Path) -> None:
     path = tmp_path / "kernel-1.json"
-    write_connection_file(path, "secret", "hmac-sha256", "Python 3 on a compute node")
+    jobs.write_connection_file(path, "secret", "hmac-sha256", "Python 3 on a compute node")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert ready_connection(path) is None  # ports 0
+    assert jobs.ready_connection(path) is None  # ports 0
     ports = {name: 40000 + i for i, name in
              enumerate(("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port"))}  # fmt: skip
     path.write_text(json.dumps({**json.loads(path.read_text()), **ports}))  # what ipykernel writes back
-    assert ready_connection(path) is None  # ip still 0.0.0.0: not published yet
+    assert jobs.ready_connection(path) is None  # ip still 0.0.0.0: not published yet
     publish(str(path), "c1")
-    info = ready_connection(path)
+    info = jobs.ready_connection(path)
     assert info is not None and info["ip"] == "c1" and info["shell_port"] == 40000 and info["key"] == "secret"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     path.write_text("{not json")
-    assert ready_connection(path) is None
+    assert jobs.ready_connection(path) is None
 
 
 @pytest.mark.parametrize(
     ("line", "state"),
     [
-        ("RUNNING|None|c1\n", JobState("RUNNING", "None", "c1")),
-        ("PENDING|Resources|\n", JobState("PENDING", "Resources", "")),
-        ("TIMEOUT|None|c2\n", JobState("TIMEOUT", "None", "c2")),
-        ("", JobState("UNKNOWN")),
+        ("RUNNING|None|c1\n", jobs.JobState("RUNNING", "None", "c1")),
+        ("PENDING|Resources|\n", jobs.JobState("PENDING", "Resources", "")),
+        ("TIMEOUT|None|c2\n", jobs.JobState("TIMEOUT", "None", "c2")),
+        ("", jobs.JobState("UNKNOWN")),
     ],
 )
-def test_squeue_lines(line: str, state: JobState) -> None:
-    assert parse_squeue(line) == state
+def test_squeue_lines(line: str, state: jobs.JobState) -> None:
+    assert jobs.parse_squeue(line) == state
 
 
 def test_alive_is_pending_or_running_and_a_silent_slurm_counts_as_alive() -> None:
-    assert JobState("PENDING").alive and JobState("RUNNING").alive and JobState(None).alive
-    assert not JobState("COMPLETING").alive and not JobState("CANCELLED").alive and not JobState("UNKNOWN").alive
+    assert jobs.JobState("PENDING").alive and jobs.JobState("RUNNING").alive and jobs.JobState(None).alive
+    assert not any(jobs.JobState(state).alive for state in ("COMPLETING", "CANCELLED", "UNKNOWN"))
 
 
 def test_reasons_that_waiting_will_not_clear() -> None:
-    assert never_runs("AssocMaxTRESPerJobLimit") and never_runs("PartitionConfig") and never_runs("InvalidAccount")
-    assert never_runs("AssocMaxGRESPerJob")  # Slurm 22.05's reason for a GPU beyond the project's MaxTRES
-    assert not never_runs("Resources") and not never_runs("Priority") and not never_runs("QOSMaxCpuPerUserLimit")
+    assert all(map(jobs.never_runs, ("AssocMaxTRESPerJobLimit", "PartitionConfig", "InvalidAccount")))
+    assert jobs.never_runs("AssocMaxGRESPerJob")  # Slurm 22.05's reason for a GPU beyond the project's MaxTRES
+    assert not any(map(jobs.never_runs, ("Resources", "Priority", "QOSMaxCpuPerUserLimit")))
 
 
 def test_the_users_words_for_an_ended_job() -> None:
     assert (
-        ended_message("7", "TIMEOUT", "/h/l.log")
+        jobs.ended_message("7", "TIMEOUT", "/h/l.log")
         == "The kernel's Slurm job 7 reached its time limit; its log is /h/l.log"
     )
-    assert "was cancelled" in ended_message("7", "CANCELLED by 20001", "/l")
-    assert "ended (WEIRD)" in ended_message("7", "WEIRD", "/l")
+    assert "was cancelled" in jobs.ended_message("7", "CANCELLED by 20001", "/l")
+    assert "ended (WEIRD)" in jobs.ended_message("7", "WEIRD", "/l")
 
 
 def test_the_kernel_tells_a_time_limit_from_a_cancel() -> None:

@@ -1,6 +1,7 @@
 """A job request: what a job asks of Slurm, in one type and one unit convention, and the one writer of its sbatch
-options. The hub's servers (hpchub.options), the kernels (slurm_kernel.jobs) and workflow steps (hpc_workflow)
-use it; each adds what is its own (job name, output, chdir).
+options. The hub's servers (hpchub.options), the kernels (slurm_kernel.jobs), workflow steps (hpc_workflow) and
+the Dask and IPython Parallel job templates of a server (hpchub-singleuser, ipcluster_config.py) use it; each adds
+what is its own (job name, output, chdir).
 
 Names are Slurm's (SLURM_NAME), sizes in MB (written 4G or 1536M), times in minutes (written HH:MM:00). Every
 option is one word of known characters: an option cannot carry a second directive.
