@@ -22,7 +22,7 @@ steps:
 def test_yaml_loads_and_orders_dependencies_first():
     workflow = Workflow.from_yaml(DIAMOND)
     assert [step.kind for step in workflow.steps] == ["notebook", "notebook", "command", "gate", "notebook"]
-    assert order(workflow) == ["prepare", "left", "right", "check", "report"]
+    assert order(workflow.after) == ["prepare", "left", "right", "check", "report"]
     assert workflow.resources(workflow.step("report")) == Resources("interactive", "m1000", None, None, 10, None)
     assert workflow.step("prepare").parameters == {"alpha": 0.5, "label": "first"}
 
@@ -43,8 +43,8 @@ def test_python_to_yaml_and_back_is_the_same_workflow():
 
 def test_downstream_is_the_steps_and_all_that_depends_on_them():
     workflow = Workflow.from_yaml(DIAMOND)
-    assert downstream(workflow, {"right"}) == {"right", "check", "report"}
-    assert downstream(workflow, {"report"}) == {"report"}
+    assert downstream(workflow.after, {"right"}) == {"right", "check", "report"}
+    assert downstream(workflow.after, {"report"}) == {"report"}
 
 
 @pytest.mark.parametrize(

@@ -1,20 +1,22 @@
-"""The steps as a graph: an order to submit them in (dependencies first), a cycle named when there is one,
-and the steps downstream of a set (what a partial run or a rerun submits)."""
+"""The steps as a graph, given as each step's dependencies ({name: names it runs after}, in the definition's
+order): an order to submit them in (dependencies first), a cycle named when there is one, and the steps downstream
+of a set (what a partial run or a rerun submits). It knows nothing of a workflow's other fields."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from hpc_workflow.spec import Workflow
+from collections.abc import Mapping, Sequence
 
 
-def order(workflow: Workflow) -> list[str]:
-    """Step names, each after all it depends on, otherwise in the definition's order; a cycle is an error that
-    names its steps in order (a -> b -> a)."""
-    from hpc_workflow.spec import WorkflowError
+class CycleError(ValueError):
+    """The steps depend on each other in a circle; `cycle` names them in order (a, b, a)."""
 
-    after = {step.name: list(step.after) for step in workflow.steps}
+    def __init__(self, cycle: list[str]) -> None:
+        super().__init__(" -> ".join(cycle))
+        self.cycle = cycle
+
+
+def order(after: Mapping[str, Sequence[str]]) -> list[str]:
+    """Step names, each after all it depends on, otherwise in the given order; CycleError on a cycle."""
     done: list[str] = []
     state: dict[str, str] = {}  # "visiting" | "done"
 
@@ -22,25 +24,24 @@ def order(workflow: Workflow) -> list[str]:
         if state.get(name) == "done":
             return
         if state.get(name) == "visiting":
-            cycle = [*path[path.index(name) :], name]
-            raise WorkflowError(f"workflow {workflow.name}: a cycle: {' -> '.join(cycle)}")
+            raise CycleError([*path[path.index(name) :], name])
         state[name] = "visiting"
         for dependency in after[name]:
             visit(dependency, [*path, name])
         state[name] = "done"
         done.append(name)
 
-    for step in workflow.steps:
-        visit(step.name, [])
+    for name in after:
+        visit(name, [])
     return done
 
 
-def downstream(workflow: Workflow, names: set[str]) -> set[str]:
+def downstream(after: Mapping[str, Sequence[str]], names: set[str]) -> set[str]:
     """`names` and every step that depends on one of them, directly or not."""
-    dependants: dict[str, set[str]] = {step.name: set() for step in workflow.steps}
-    for step in workflow.steps:
-        for dependency in step.after:
-            dependants[dependency].add(step.name)
+    dependants: dict[str, set[str]] = {name: set() for name in after}
+    for name, dependencies in after.items():
+        for dependency in dependencies:
+            dependants[dependency].add(name)
     found, todo = set(names), list(names)
     while todo:
         for dependant in dependants[todo.pop()]:

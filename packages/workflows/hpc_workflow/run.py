@@ -116,7 +116,7 @@ class Run:
         outside = {dep for name in names for dep in self.workflow.step(name).after if dep not in names}
         known = slurm.states([self.current(dep) for dep in outside if self.current(dep)])
         submitted: dict[str, str] = {}
-        for name in order(self.workflow):
+        for name in order(self.workflow.after):
             if name not in names:
                 continue
             step = self.workflow.step(name)
@@ -228,7 +228,7 @@ class Run:
                 self.workflow.step(name)  # an unknown name is an error
         if not chosen:
             return {}
-        return self.submit(downstream(self.workflow, chosen))
+        return self.submit(downstream(self.workflow.after, chosen))
 
     def kernel(self, name: str, timeout_s: float = 30) -> Any:
         """A client (jupyter_client's BlockingKernelClient) of the kernel of a notebook step while it runs, its
@@ -278,7 +278,7 @@ class Run:
 def check_with_slurm(workflow: Workflow, names: set[str]) -> None:
     """Refuse, before anything is submitted, a partition that does not exist or an account the user lacks."""
     partitions, accounts = slurm.partitions(), slurm.accounts()
-    for name in order(workflow):
+    for name in order(workflow.after):
         if name not in names:
             continue
         resources = workflow.resources(workflow.step(name))
@@ -293,7 +293,7 @@ def check_with_slurm(workflow: Workflow, names: set[str]) -> None:
 def submit(workflow: Workflow, source: str | Path = ".", steps: set[str] | None = None,
            root: Path | None = None) -> Run:  # fmt: skip
     """Submit the workflow (or `steps` and what depends on them) as Slurm jobs; the new run."""
-    names = downstream(workflow, steps) if steps else {step.name for step in workflow.steps}
+    names = downstream(workflow.after, steps) if steps else {step.name for step in workflow.steps}
     for name in names:
         workflow.step(name)
     check_with_slurm(workflow, names)

@@ -21,6 +21,8 @@ import yaml
 from hpc_slurm import DurationError, parse_memory_mb
 from hpc_slurm.jobs import SLURM_NAME, JobRequest
 
+from hpc_workflow.graph import CycleError, order
+
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 
 
@@ -71,6 +73,11 @@ class Workflow:
 
     def __post_init__(self) -> None:
         check(self)
+
+    @property
+    def after(self) -> dict[str, tuple[str, ...]]:
+        """Each step's dependencies, in the definition's order: the graph hpc_workflow.graph works on."""
+        return {step.name: tuple(step.after) for step in self.steps}
 
     def step(self, name: str) -> Step:
         for step in self.steps:
@@ -200,8 +207,6 @@ def job_request(resources: Resources) -> JobRequest:
 
 def check(workflow: Workflow) -> None:
     """Everything that can be known without Slurm: names, one kind per step, types, dependencies, no cycle."""
-    from hpc_workflow.graph import order  # the graph needs checked names
-
     if not isinstance(workflow.name, str) or not NAME.match(workflow.name):
         raise WorkflowError(f"workflow name {workflow.name!r}: letters, digits, - and _, starting with a letter")
     check_resources(workflow.defaults, f"workflow {workflow.name}: defaults")
@@ -230,4 +235,7 @@ def check(workflow: Workflow) -> None:
                 raise WorkflowError(f"step {step.name}: after names {dependency!r}, which is no step of this workflow")
             if dependency == step.name:
                 raise WorkflowError(f"step {step.name}: after names the step itself")
-    order(workflow)  # raises on a cycle, naming it
+    try:
+        order(workflow.after)
+    except CycleError as cycle:
+        raise WorkflowError(f"workflow {workflow.name}: a cycle: {cycle}") from None

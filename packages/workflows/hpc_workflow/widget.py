@@ -11,6 +11,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from hpc_workflow.graph import order
 from hpc_workflow.run import Run, StepStatus
 
 COLOURS = {
@@ -23,9 +24,7 @@ BOX_W, BOX_H, GAP_X, GAP_Y = 150, 44, 60, 18
 def layers(run: Run) -> dict[str, int]:
     """Each step's column: the length of the longest chain of dependencies before it."""
     depth: dict[str, int] = {}
-    from hpc_workflow.graph import order
-
-    for name in order(run.workflow):
+    for name in order(run.workflow.after):
         step = run.workflow.step(name)
         depth[name] = 1 + max((depth[dep] for dep in step.after), default=-1)
     return depth
