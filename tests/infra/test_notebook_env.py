@@ -111,3 +111,17 @@ def test_second_run_skips_the_install(bare_node, first_run):
     again = apply_roles(bare_node)
     assert again.returncode == 0, again.stdout[-3000:]
     assert re.search(r"changed=0\s", again.stdout), again.stdout[-2000:]
+
+
+def test_a_change_to_our_packages_alone_reinstalls_them(bare_node, first_run):
+    """An upgrade of our packages with the same lock (a node built from the notebook image has no uv): the role
+    installs uv and reinstalls them, and records their new hash."""
+    assert first_run.returncode == 0
+    node = testinfra.get_host(f"docker://root@{bare_node}")
+    record = "/opt/jupyter/.own-packages-sha256"
+    current = node.file(record).content_string
+    docker("exec", bare_node, "sh", "-c", f"rm -rf /opt/uv && echo an-older-release > {record}")
+    again = apply_roles(bare_node)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert node.file(record).content_string == current
+    assert node.run("/opt/jupyter/bin/python -c 'import hpc_slurm.jobs, slurm_magic.magics'").rc == 0
