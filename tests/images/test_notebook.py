@@ -162,3 +162,9 @@ def test_labels(notebook_id):
     assert labels["org.opencontainers.image.title"] == "hpc-jupyterhub-deploy notebook"
     assert labels["org.opencontainers.image.version"] == image("notebook").rsplit(":", 1)[1]
     assert labels["org.opencontainers.image.revision"]
+
+
+def test_a_user_can_make_an_environment_of_their_own(notebook):
+    # docs/how-to/add-an-environment.md: `python3 -m venv` (the login PATH's python3 is /opt/jupyter's), with pip.
+    done = notebook.run("python3 -m venv /tmp/own && /tmp/own/bin/python -m pip --version")
+    assert done.rc == 0, done.stderr
