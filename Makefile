@@ -22,7 +22,7 @@ ANSIBLE_ARGS ?=
 DOCKERFILES := $(wildcard images/*/Dockerfile slurm-test-cluster/*/Dockerfile tests/images/*/Dockerfile tests/production/*/Dockerfile)
 YAML_FILES  := $(shell git ls-files --cached --others --exclude-standard '*.yml' '*.yaml' 2>/dev/null)
 
-.PHONY: help venv prerequisites images lock lint lint-every-linter bench test test-unit test-images test-infra test-e2e test-faults test-production cluster up down status logs clean
+.PHONY: help venv prerequisites images lock lint lint-every-linter docs bench test test-unit test-images test-infra test-e2e test-faults test-production cluster up down status logs clean
 
 help: ## list the targets ([Docker]: installs and starts a Docker engine where none answers)
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -54,6 +54,10 @@ lint-every-linter:
 	@echo "==> hadolint"; $(VENV)/bin/hadolint $(DOCKERFILES)
 	@echo "==> ansible-lint"; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/ansible-lint --profile production --nocolor -q roles deploy
 
+docs: venv ## the documentation site (Sphinx + MyST) into .build/docs/html: warnings and broken links are errors (no Docker)
+	@bash tools/once.sh docs $(VENV)/bin/sphinx-build -E -W --keep-going -q -b html docs .build/docs/html
+	@echo "docs: .build/docs/html/index.html"
+
 bench: prerequisites ## [Docker] benchmarks of the local deployment (make up with 50 simulated users first); BENCH_ARGS=--quick or --cold
 	@$(PY) -m bench.run $(BENCH_ARGS)
 
@@ -76,7 +80,7 @@ test-production: images ## [Docker] deploy/site.yml from bare Debian hosts over 
 	@$(PY) tools/build_images.py bare-host
 	@$(VENV)/bin/pytest tests/production -p no:cacheprovider $(PYTEST_ARGS)
 
-test: test-unit lint test-images test-infra test-e2e ## [Docker] everything: unit, lint, image, cluster and end-to-end tests
+test: test-unit lint docs test-images test-infra test-e2e ## [Docker] everything: unit, lint, docs, image, cluster and end-to-end tests
 
 cluster: images ## [Docker] the Slurm test cluster (slurmctld, slurmdbd, compute nodes c1..cN, login) and the hub, configured by the roles
 	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/local.yml $(if $(NODES),-e test_cluster_compute_nodes=$(NODES)) -e bench_users=$(BENCH_USERS) $(ANSIBLE_ARGS)

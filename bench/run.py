@@ -140,12 +140,13 @@ def write(results: dict[str, Any], out: Path) -> None:
     for key, (title, _) in SECTIONS.items():
         if key in results:
             sections.append((title, TABLES[key](results[key])))
-    text = "\n\n".join(f"### {title}\n\n{body}" for title, body in sections)
+    text = "\n\n".join(f"## {title}\n\n{body}" for title, body in sections)
     say("\n" + text)
     report.write_json(out / "benchmarks.json", results)
     header = (f"# Benchmarks\n\nWritten by `make bench` on {results['date']} ({results['machine']}, "
               f"{results['compute_nodes']} compute nodes); the whole run took {results['bench_s'] / 60:.0f} min. "
-              "Method: [bench/](../bench/). Spawn latency: ![spawn latency](spawn-latency.png)\n\n")  # fmt: skip
+              "Method: the repository's `bench/` (`python -m bench.run`). "
+              "Spawn latency: ![spawn latency](spawn-latency.png)\n\n")  # fmt: skip
     for key in results.get("measured_later", []):
         header += f"({SECTIONS[key][0]}: measured later, by `make bench BENCH_ARGS='--only {key}'`.)\n\n"
     (out / "benchmarks.md").write_text(header + text + "\n")
