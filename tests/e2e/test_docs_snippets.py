@@ -1,11 +1,13 @@
-"""The documentation's commands, run as a user would run them: a user's own kernel made as
-docs/how-to/add-an-environment.md says is offered by Jupyter and runs a notebook in that environment, with its
-own packages."""
+"""The documentation's commands, run as their reader would run them: the local-cluster tutorial's login-shell
+commands as a user, the backup how-to's commands as the operator, and a user's own kernel made as
+docs/how-to/add-an-environment.md says, offered by Jupyter and running a notebook in that environment."""
 
 from __future__ import annotations
 
 import json
 import re
+import sqlite3
+import subprocess
 from pathlib import Path
 
 from tests.support.docker import on
@@ -15,11 +17,12 @@ USER = "dave"
 
 
 def section_commands(page: str, heading: str) -> list[str]:
-    """The lines of the first shell snippet under `heading` of a docs page."""
-    text = (ROOT / page).read_text().split(f"## {heading}\n", 1)[1]
-    body = re.search(r"^```sh\n(.*?)^```$", text, re.MULTILINE | re.DOTALL)
-    assert body, f"{page}: no shell snippet under {heading!r}"
-    return [line for line in body.group(1).splitlines() if line.strip()]
+    """The lines of the shell snippets in the section `heading` of a docs page, without their comments."""
+    section = re.split(r"^## ", (ROOT / page).read_text().split(f"## {heading}\n", 1)[1], flags=re.MULTILINE)[0]
+    bodies = re.findall(r"^```sh\n(.*?)^```$", section, re.MULTILINE | re.DOTALL)
+    assert bodies, f"{page}: no shell snippet under {heading!r}"
+    lines = [line for body in bodies for line in body.splitlines() if line.strip()]
+    return [line.split("  #", 1)[0].strip() for line in lines]
 
 
 NOTEBOOK = {
@@ -48,3 +51,29 @@ def test_a_users_own_kernel_as_the_how_to_says(session_of):
     printed = on("login", "cat ~/own-kernel.ipynb", user=USER).stdout
     assert f"PREFIX {home}/envs/analysis FROM {home}/envs/analysis/lib/" in printed, printed[-1000:]
     on("login", "rm -rf ~/envs/analysis ~/.local/share/jupyter/kernels/analysis ~/own-kernel.ipynb", user=USER)
+
+
+def test_the_tutorials_login_shell_commands_as_a_user(session_of):
+    session_of("alice")  # alice's home exists
+    shell, *commands = section_commands("docs/tutorials/local-cluster.md", "4. Look at it from a login shell")
+    assert shell == "docker exec -it login su - alice"
+    on("login", "rm -f $SCRATCH/out", user="alice", login=True)
+    outputs = []
+    for command in commands:
+        ran = on("login", command, user="alice", login=True)
+        assert ran.returncode == 0, (command, ran.stderr[-1000:])
+        outputs.append(ran.stdout)
+    assert len(set(outputs[0].split())) == 2, outputs[0]  # srun -N2 hostname: both compute nodes
+    job = outputs[1].split()[-1]  # "Submitted batch job N"
+    waited = on("login", f"while squeue -h -j {job} | grep -q .; do sleep 0.2; done; cat $SCRATCH/out",
+                user="alice", login=True)  # fmt: skip
+    assert waited.returncode == 0 and waited.stdout.strip(), waited.stderr
+
+
+def test_the_backup_commands_as_the_operator(tmp_path):
+    for command in section_commands("docs/how-to/backup-restore.md", "Back up"):
+        ran = subprocess.run(command, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert ran.returncode == 0, (command, ran.stderr[-1000:])
+    hub = sqlite3.connect(tmp_path / "jupyterhub-backup.sqlite")
+    assert hub.execute("SELECT count(*) FROM users").fetchone()[0] >= 1
+    assert "_job_table` (" in (tmp_path / "slurm_acct_db.sql").read_text()  # CREATE TABLE `CLUSTER_job_table` (
