@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -57,16 +58,19 @@ def test_the_tutorials_login_shell_commands_as_a_user(session_of):
     session_of("alice")  # alice's home exists
     shell, *commands = section_commands("docs/tutorials/local-cluster.md", "4. Look at it from a login shell")
     assert shell == "docker exec -it login su - alice"
-    on("login", "rm -f $SCRATCH/out", user="alice", login=True)
+
+    def as_alice(command: str) -> subprocess.CompletedProcess[str]:  # in the shell the tutorial opens
+        return on("login", f"su - alice -c {shlex.quote(command)}")
+
+    as_alice("rm -f $SCRATCH/out")
     outputs = []
     for command in commands:
-        ran = on("login", command, user="alice", login=True)
+        ran = as_alice(command)
         assert ran.returncode == 0, (command, ran.stderr[-1000:])
         outputs.append(ran.stdout)
     assert len(set(outputs[0].split())) == 2, outputs[0]  # srun -N2 hostname: both compute nodes
     job = outputs[1].split()[-1]  # "Submitted batch job N"
-    waited = on("login", f"while squeue -h -j {job} | grep -q .; do sleep 0.2; done; cat $SCRATCH/out",
-                user="alice", login=True)  # fmt: skip
+    waited = as_alice(f"while squeue -h -j {job} | grep -q .; do sleep 0.2; done; cat $SCRATCH/out")
     assert waited.returncode == 0 and waited.stdout.strip(), waited.stderr
 
 
