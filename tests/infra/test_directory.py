@@ -58,7 +58,8 @@ def deployed() -> Iterator[tuple[Path, subprocess.CompletedProcess[str]]]:
             subprocess.run(["docker", "network", "rm", NETWORK], capture_output=True, check=False)
 
 
-def apply(folder: Path) -> subprocess.CompletedProcess[str]:
+def apply(folder: Path, **client: str) -> subprocess.CompletedProcess[str]:
+    """Both roles on both hosts; `client`: the client's settings that differ from the right ones."""
     secrets_dir = folder / "secrets"
     connection = {"ansible_connection": "community.docker.docker_api", "ansible_python_interpreter": "/usr/bin/python3"}
     inventory = {"all": {
@@ -71,14 +72,15 @@ def apply(folder: Path) -> subprocess.CompletedProcess[str]:
                         "vars": {"accounts_backend": "ldap", "accounts_ldap_uri": f"ldap://{SERVER}",
                                  "accounts_ldap_base_dn": BASE, "accounts_ldap_bind_dn": f"cn=reader,{BASE}",
                                  "accounts_ldap_bind_password_file": str(secrets_dir / "directory-reader.password"),
-                                 "accounts_ldap_ca_file": str(secrets_dir / "directory-tls/ca.crt")}},
+                                 "accounts_ldap_ca_file": str(secrets_dir / "directory-tls/ca.crt"), **client}},
         }}}  # fmt: skip
     playbook = [{"name": "The directory", "hosts": "directory", "gather_facts": False, "roles": ["directory"]},
                 {"name": "Its clients", "hosts": "clients", "gather_facts": False, "roles": ["accounts"]}]  # fmt: skip
     (folder / "hosts.yml").write_text(yaml.safe_dump(inventory))
     (folder / "directory.yml").write_text(yaml.safe_dump(playbook))
     return subprocess.run(
-        [str(VENV_BIN / "ansible-playbook"), "-i", str(folder / "hosts.yml"), str(folder / "directory.yml")],
+        [str(VENV_BIN / "ansible-playbook"), "-i", str(folder / "hosts.yml"), str(folder / "directory.yml"),
+         *(["--limit", CLIENT] if client else [])],
         capture_output=True, text=True, check=False, cwd=ROOT, timeout=900,
         env={"ANSIBLE_ROLES_PATH": str(ROOT / "roles"), "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
              "PATH": f"{VENV_BIN}:/usr/bin:/bin"},
@@ -135,6 +137,29 @@ def test_the_directorys_secrets_are_private(deployed):
         assert (folder / "secrets" / name).stat().st_mode & 0o077 == 0, name
     assert on(CLIENT, "stat -c %a /etc/sssd/sssd.conf").stdout.strip() == "600"
     assert on(SERVER, "stat -c '%U %G %a' /etc/ldap/tls/directory.key").stdout.strip() == "root openldap 640"
+
+
+WRONG = {
+    "accounts_ldap_bind_password_file": ("a-wrong-password", "refused the reader's credentials"),
+    "accounts_ldap_base_dn": ("dc=chemistry,dc=example", "no user (posixAccount) under dc=chemistry"),
+    "accounts_ldap_uri": ("ldap://no-such-host", "does not answer"),
+    "accounts_ldap_ca_file": ("/etc/ssl/certs/ca-certificates.crt", "no TLS with"),
+}
+
+
+@pytest.mark.parametrize("variable", list(WRONG))
+def test_a_wrong_setting_fails_naming_it_and_changes_nothing(deployed, variable):
+    folder, _ = deployed
+    value, said = WRONG[variable]
+    if variable.endswith("password_file"):
+        (folder / "wrong.password").write_text(value)
+        value = str(folder / "wrong.password")
+    before = on(CLIENT, "sha256sum /etc/sssd/sssd.conf").stdout
+    run = apply(folder, **{variable: value})
+    assert run.returncode != 0
+    assert f"{variable}" in run.stdout and said in run.stdout, run.stdout[-2000:]
+    assert on(CLIENT, "sha256sum /etc/sssd/sssd.conf").stdout == before
+    assert on(CLIENT, "getent passwd yuki").returncode == 0
 
 
 def test_a_second_run_changes_nothing(deployed):
