@@ -119,6 +119,13 @@ def test_a_user_added_to_the_directory_is_known_at_once(deployed):
     assert on(CLIENT, "getent passwd ana").stdout.startswith("ana:*:42003:4200:")
 
 
+def test_a_directory_users_home_is_made_private_at_first_login(deployed):
+    on(CLIENT, "mkdir -p /global/homes && rm -rf /global/homes/zoltan")  # the shared filesystem's mount point
+    login = on(CLIENT, "su - zoltan -c pwd")
+    assert login.returncode == 0 and login.stdout.strip() == "/global/homes/zoltan", login.stderr
+    assert on(CLIENT, "stat -c '%U %G %a' /global/homes/zoltan").stdout.strip() == "zoltan zoltan 700"
+
+
 def test_the_directory_speaks_tls_only_with_its_certificate(deployed):
     folder, _ = deployed
     reader = (folder / "secrets/directory-reader.password").read_text().strip()
