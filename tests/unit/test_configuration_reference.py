@@ -13,6 +13,9 @@ from types import ModuleType
 import pytest
 import yaml
 
+from tests.support.roles import ROLES as ROLE_DIRS
+from tests.support.roles import all_options, defaults
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -50,12 +53,7 @@ def test_every_role_variable_has_a_description():
 
 
 def test_the_page_lists_every_variable_of_every_role():
-    in_roles = set()
-    for spec in ROOT.glob("roles/*/meta/argument_specs.yml"):
-        for point in yaml.safe_load(spec.read_text())["argument_specs"].values():
-            in_roles |= set(point.get("options") or {})
-    for defaults in ROOT.glob("roles/*/defaults/main.yml"):
-        in_roles |= set(yaml.safe_load(defaults.read_text()) or {})
+    in_roles = set(all_options()) | {name for role in ROLE_DIRS for name in defaults(role)}
     assert sorted(in_roles - set(PAGE)) == []
     assert len(PAGE) == len(in_roles) >= 140
 

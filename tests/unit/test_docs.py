@@ -8,12 +8,13 @@ from __future__ import annotations
 import re
 import shlex
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from hpchub.places import load_places
+
+from tests.support.roles import all_options
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -33,15 +34,7 @@ def blocks(language: str) -> list[tuple[str, str]]:
     return found
 
 
-def role_options() -> dict[str, dict[str, Any]]:
-    options: dict[str, dict[str, Any]] = {}
-    for spec in ROOT.glob("roles/*/meta/argument_specs.yml"):
-        for point in yaml.safe_load(spec.read_text())["argument_specs"].values():
-            options.update(point.get("options") or {})
-    return options
-
-
-OPTIONS = role_options()
+OPTIONS = all_options()
 YAML_BLOCKS = blocks("yaml")
 SHELL_BLOCKS = blocks("sh")
 

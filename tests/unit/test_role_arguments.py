@@ -8,24 +8,13 @@ An option that is required and also has a role default never fails (a site that 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
+from tests.support.roles import ROLES, defaults, specs
+
 ROOT = Path(__file__).resolve().parents[2]
-ROLES = sorted(path.parent.parent for path in ROOT.glob("roles/*/meta/argument_specs.yml"))
-
-
-def specs(role: Path) -> dict[str, dict[str, Any]]:
-    """{entry point: {option: spec}} of the role."""
-    points = yaml.safe_load((role / "meta/argument_specs.yml").read_text())["argument_specs"]
-    return {name: point.get("options") or {} for name, point in points.items()}
-
-
-def defaults(role: Path) -> dict[str, Any]:
-    path = role / "defaults/main.yml"
-    return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
 
 
 def test_every_role_has_defaults_and_argument_specs():
