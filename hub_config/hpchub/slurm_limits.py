@@ -135,7 +135,8 @@ def parse_qos_max_wall(text: str) -> dict[str, int]:
 
 
 class LimitsCache:
-    """Limits per user, read from Slurm at most once per `ttl` seconds."""
+    """Limits per user, read from Slurm at most once per `ttl` seconds. A user with no account is asked again
+    each time: the directory sync may give them one at any moment (a new member of a project's group)."""
 
     def __init__(self, cluster: str, default_partition: str, ttl: float) -> None:
         self.cluster = cluster
@@ -162,7 +163,8 @@ class LimitsCache:
                 f"account={','.join(assoc.accounts)}", "format=account,user,maxtres"]), user)  # fmt: skip
         limits = Limits(partitions, assoc.accounts, assoc.qos, (), self.default_partition, assoc.default_qos,
                         parse_qos_max_wall(qos_text), gpus)  # fmt: skip
-        self._cache[user] = (time.monotonic(), limits)
+        if assoc.accounts:
+            self._cache[user] = (time.monotonic(), limits)
         return limits
 
 

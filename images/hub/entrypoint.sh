@@ -26,6 +26,13 @@ else
   echo "hub-entrypoint: no munge key at $key_src: Slurm commands will fail until one is mounted" >&2
 fi
 
+# The directory's users (accounts_backend ldap): SSSD, when the role mounted its configuration at /etc/sssd.
+# A restarted container keeps its files but none of its processes: an old pid file would stop sssd.
+if [ -f /etc/sssd/sssd.conf ]; then
+  rm -f /run/sssd.pid /var/run/sssd.pid
+  /usr/sbin/sssd -D
+fi
+
 # Secrets as files (kept out of `docker inspect`), exported only to the hub process: VAR from VAR_FILE.
 for var in CONFIGPROXY_AUTH_TOKEN JPY_COOKIE_SECRET JUPYTERHUB_CRYPT_KEY HPCHUB_SERVICE_TOKEN PGPASSWORD; do
   file_var="${var}_FILE"

@@ -39,6 +39,26 @@ def test_munged_runs_as_munge_with_the_key_0400(hub):
     assert hub.run("munge -n | unmunge").rc == 0
 
 
+def test_users_mounted_as_extrausers_files_resolve_and_log_in_with_pam(hub):
+    # The local backend's hub: the accounts role's passwd, group and shadow, mounted at /var/lib/extrausers.
+    digest = hub.check_output("openssl passwd -6 -salt hpcjhtest s3cret-pw")
+    hub.check_output(
+        "printf 'zed:x:30001:30001::/tmp:/bin/bash\\n' > /var/lib/extrausers/passwd && "
+        "printf 'zed:x:30001:\\n' > /var/lib/extrausers/group && "
+        f"printf 'zed:%s:19000:0:99999:7:::\\n' '{digest}' > /var/lib/extrausers/shadow && "
+        "chgrp shadow /var/lib/extrausers/shadow && chmod 0640 /var/lib/extrausers/shadow"
+    )
+    assert hub.check_output("getent passwd zed").startswith("zed:x:30001:30001:")
+    check = "import pamela, sys; pamela.authenticate('zed', sys.argv[1], service='login')"
+    ok = hub.run(f"cd /tmp && setpriv --reuid=jupyterhub --regid=jupyterhub --init-groups "
+                 f"/opt/jupyterhub/bin/python -c \"{check}\" s3cret-pw")  # fmt: skip
+    wrong = hub.run(f"cd /tmp && setpriv --reuid=jupyterhub --regid=jupyterhub --init-groups "
+                    f"/opt/jupyterhub/bin/python -c \"{check}\" wrong")  # fmt: skip
+    hub.check_output("rm -f /var/lib/extrausers/passwd /var/lib/extrausers/group /var/lib/extrausers/shadow")
+    assert ok.rc == 0, ok.stderr
+    assert wrong.rc != 0
+
+
 @pytest.fixture(scope="module")
 def spawn_users(hub):
     hub.check_output(

@@ -103,7 +103,7 @@ def test_the_client_resolves_the_directorys_users_and_groups(deployed):
 def test_the_client_authenticates_with_the_directorys_password(deployed):
     folder, _ = deployed
     password = (folder / "secrets/passwords/yuki").read_text().strip()
-    checks = "apt-get install -y -qq pamtester >/dev/null 2>&1 || true; command -v pamtester"
+    checks = "(apt-get update -qq && apt-get install -y -qq pamtester) >/dev/null 2>&1; command -v pamtester"
     assert on(CLIENT, checks).returncode == 0
     assert on(CLIENT, "pamtester login yuki authenticate", stdin=f"{password}\n").returncode == 0
     assert on(CLIENT, "pamtester login yuki authenticate", stdin="not-the-password\n").returncode != 0

@@ -106,10 +106,12 @@ class Kernel:
 class HubSession(requests.Session):
     """A browser-like session of one user: cookies, and the hub's XSRF token on every change."""
 
-    def __init__(self, user: str, hub: str = HUB, secrets: Path = SECRETS) -> None:
-        """`secrets`: the inventory's secrets folder (users' passwords, the proxy's certificate)."""
+    def __init__(self, user: str, hub: str = HUB, secrets: Path = SECRETS, password: str | None = None) -> None:
+        """`secrets`: the inventory's secrets folder (users' passwords, the proxy's certificate); `password`: the
+        user's, where it is not in that folder."""
         super().__init__()
         self.user = user
+        self.password = password
         self.hub = hub
         self.passwords = secrets / "passwords"
         self.verify = str(secrets / "tls/proxy.crt")

@@ -26,7 +26,7 @@ from hpchub.spawner import HpcSlurmSpawner, as_user_options
 from tornado.web import HTTPError
 
 from tests.support.fake_slurm import CONTROLLER_DOWN
-from tests.unit.conftest import HOME, LAUNCHER, SERVER_CMD, USER, until
+from tests.unit.conftest import ASSOCIATIONS, HOME, LAUNCHER, SERVER_CMD, USER, until
 
 REFUSED = "sbatch: error: Batch job submission failed: Invalid account or account/partition combination specified"
 SBATCH_UNREACHABLE = "sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)"
@@ -244,6 +244,17 @@ def test_a_user_without_an_account_gets_the_alert_instead_of_a_form(make_spawner
     fake_slurm.set_associations(USER, "")
     form = asyncio.run(make_spawner().get_options_form())
     assert "alert-danger" in form and "no Slurm account" in form and "<select" not in form
+
+
+def test_a_user_given_an_account_gets_the_form_at_once_not_after_the_cache(make_spawner, fake_slurm):
+    # The directory sync adds a new project member's association at any moment: "no account" is not cached.
+    fake_slurm.set_associations(USER, "")
+    assert "no Slurm account" in asyncio.run(make_spawner(limits_ttl=60).get_options_form())
+    fake_slurm.set_associations(USER, ASSOCIATIONS)
+    assert "<select" in asyncio.run(make_spawner(limits_ttl=60).get_options_form())
+    sacctmgr_calls = len(fake_slurm.calls("sacctmgr"))
+    asyncio.run(make_spawner(limits_ttl=60).get_options_form())
+    assert len(fake_slurm.calls("sacctmgr")) == sacctmgr_calls  # a user with accounts is cached as before
 
 
 def test_a_home_over_quota_refuses_the_spawn_with_403(make_spawner, fake_slurm):
