@@ -37,7 +37,9 @@ c.JupyterHub.template_paths = [hub_settings.TEMPLATES]
 c.JupyterHub.extra_handlers = time_left.HANDLERS
 c.JupyterHub.cleanup_proxy = False
 
-hub_settings.apply_authenticator(c, hub["authenticator"])
+authenticator = hub_settings.apply_authenticator(c, hub["authenticator"])
+# A second factor at the login (jupyterhub_mfa): a one-time code after the password, and tokens that expire.
+hub_settings.apply_mfa(c, hub["mfa"], authenticator)
 
 port_report.install()
 # make bench's stock batchspawner reference, where the inventory enables it (local only); same settings. Its

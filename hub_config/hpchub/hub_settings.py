@@ -96,6 +96,28 @@ def apply_authenticator(config: Any, settings: Mapping[str, Any]) -> type:
     return cls
 
 
+MFA_PAM_SERVICE = "jupyterhub-mfa"  # images/hub/pam-jupyterhub-mfa: password, then the one-time code
+
+
+def apply_mfa(config: Any, settings: Mapping[str, Any], authenticator: type) -> None:
+    """A second factor (settings {'enabled', 'token_max_seconds'}): JupyterHub's own one-time-code field
+    (request_otp), checked by the hub image's PAM service, and API tokens that expire. PAM only: another
+    authenticator has its own way, and MFA asked of it is an error rather than a login without a second factor."""
+    if not settings["enabled"]:
+        return
+    from jupyterhub.auth import PAMAuthenticator
+
+    if not issubclass(authenticator, PAMAuthenticator):
+        raise SettingsError(
+            f"mfa: the one-time code is checked by PAM, and the authenticator is {authenticator.__name__}: "
+            "set jupyterhub_authenticator_class to pam, or jupyterhub_mfa to false"
+        )
+    config[authenticator.__name__].request_otp = True
+    config[authenticator.__name__].otp_prompt = "One-time code:"
+    config[authenticator.__name__].service = MFA_PAM_SERVICE
+    config.JupyterHub.token_expires_in_max_seconds = int(settings["token_max_seconds"])
+
+
 def site_config_files(folder: str) -> list[Path]:
     """The site's own *.py files in `folder`, in the order they are loaded (sorted by name); none for ''."""
     return sorted(Path(folder).glob("*.py")) if folder else []

@@ -44,6 +44,6 @@ for var in CONFIGPROXY_AUTH_TOKEN JPY_COOKIE_SECRET JUPYTERHUB_CRYPT_KEY HPCHUB_
   fi
 done
 
-install -d -o jupyterhub -g jupyterhub -m 0700 /srv/jupyterhub
+install -d -o jupyterhub -g jupyterhub -m 0700 /srv/jupyterhub /srv/jupyterhub/mfa /srv/jupyterhub/faillock
 cd /srv/jupyterhub
 exec setpriv --reuid=jupyterhub --regid=jupyterhub --init-groups --inh-caps=-all -- "$@"

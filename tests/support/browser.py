@@ -62,13 +62,17 @@ def chromium(*extra_flags: str) -> Iterator[webdriver.Chrome]:
             browser.quit()
 
 
-def log_in(browser: webdriver.Chrome, user: str, start: str | None = f"{HUB}/hub/login") -> None:
-    """Fill in and send the hub's login form as `user`, with the inventory's password; the form is opened at
-    `start`, or is already shown when `start` is None."""
+def log_in(
+    browser: webdriver.Chrome, user: str, start: str | None = f"{HUB}/hub/login", code: str | None = None
+) -> None:
+    """Fill in and send the hub's login form as `user`, with the inventory's password (and the one-time `code`,
+    with MFA on); the form is opened at `start`, or is already shown when `start` is None."""
     if start is not None:
         browser.get(start)
     browser.find_element(By.ID, "username_input").send_keys(user)
     browser.find_element(By.ID, "password_input").send_keys((PASSWORDS / user).read_text().strip())
+    if code is not None:
+        browser.find_element(By.ID, "otp_input").send_keys(code)
     browser.find_element(By.ID, "login_submit").click()
 
 

@@ -125,10 +125,13 @@ class HubSession(requests.Session):
         headers = {"X-XSRFToken": self.xsrf, "Referer": f"{self.hub}/hub/home", **(headers or {})}
         return self.request(method, f"{self.hub}/hub/api{path}", headers=headers, **kwargs)
 
-    def login(self) -> requests.Response:
+    def login(self, code: str | None = None) -> requests.Response:
+        """The login form sent, with the one-time `code` where the hub asks for one (MFA)."""
         self.get(f"{self.hub}/hub/login")
-        password = (self.passwords / self.user).read_text().strip()
+        password = self.password or (self.passwords / self.user).read_text().strip()
         form = {"username": self.user, "password": password, "_xsrf": self.xsrf}
+        if code is not None:
+            form["otp"] = code
         return self.post(f"{self.hub}/hub/login", data=form)
 
     def server(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ inventory's.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,6 +34,7 @@ VARIANTS = {
             "WatchedProxy": {"route_check_interval": 0.5},
         }
     },
+    "mfa": {"jupyterhub_mfa": True, "jupyterhub_mfa_token_max_seconds": 86400},
     "production": {
         "jupyterhub_network": "host",
         "jupyterhub_hub_port": 8181,
@@ -171,6 +173,31 @@ def test_a_file_that_is_not_a_mapping_is_refused(tmp_path, monkeypatch):
     settings.write_text("- just\n- a list\n")
     with pytest.raises(SettingsError, match="must be a mapping of settings, not list"):
         load(settings, monkeypatch)
+
+
+def test_mfa_asks_pam_for_a_one_time_code_and_caps_tokens(rendered, monkeypatch):
+    c = load(rendered["mfa"], monkeypatch)
+    assert (c.PAMAuthenticator.request_otp, c.PAMAuthenticator.service) == (True, "jupyterhub-mfa")
+    assert c.PAMAuthenticator.otp_prompt == "One-time code:"
+    assert c.JupyterHub.token_expires_in_max_seconds == 86400
+    # The image's PAM service of that name asks for the password, then the code (pam_oath).
+    service = (ROOT / "images/hub/pam-jupyterhub-mfa").read_text()
+    auth = [re.findall(r"pam_\w+\.so", line)[0] for line in service.splitlines() if line.startswith("auth")]
+    assert auth.index("pam_unix.so") < auth.index("pam_oath.so") and auth[0] == "pam_faillock.so"
+
+
+def test_without_mfa_the_login_is_pams_own_and_tokens_are_not_capped(rendered, monkeypatch):
+    c = load(rendered["local"], monkeypatch)
+    assert "request_otp" not in c.PAMAuthenticator and "service" not in c.PAMAuthenticator
+    assert "token_expires_in_max_seconds" not in c.JupyterHub
+
+
+def test_mfa_with_an_authenticator_other_than_pam_stops_the_hub(rendered, tmp_path, monkeypatch):
+    def dummy(values):
+        values["authenticator"] = {"class": "dummy", "config": {}}
+
+    with pytest.raises(SettingsError, match="mfa: the one-time code is checked by PAM, and the authenticator is Dummy"):
+        load(edited(rendered["mfa"], tmp_path, dummy), monkeypatch)
 
 
 def test_an_unknown_authenticator_is_named(rendered, tmp_path, monkeypatch):
