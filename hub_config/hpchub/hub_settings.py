@@ -103,7 +103,10 @@ def apply_mfa(config: Any, settings: Mapping[str, Any], authenticator: type) -> 
     """A second factor (settings {'enabled', 'token_max_seconds'}): JupyterHub's own one-time-code field
     (request_otp), checked by the hub image's PAM service, and API tokens that expire. PAM only: another
     authenticator has its own way, and MFA asked of it is an error rather than a login without a second factor."""
-    if not settings["enabled"]:
+    enabled = settings["enabled"]
+    if not isinstance(enabled, bool):  # the string "false" would turn it on
+        raise SettingsError(f"mfa.enabled: must be true or false, not {enabled!r}")
+    if not enabled:
         return
     from jupyterhub.auth import PAMAuthenticator
 

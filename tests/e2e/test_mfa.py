@@ -15,7 +15,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.support.browser import chromium, log_in
 from tests.support.docker import ROOT, on
-from tests.support.hubclient import HUB, HubSession
+from tests.support.hubclient import HUB, HubSession, public_get
 from tests.support.infra import VENV_BIN
 from tests.support.totp import hotp, key_of
 from tests.support.waiting import wait_for
@@ -75,6 +75,7 @@ def app() -> Iterator[App]:
     finally:
         on("jupyterhub", f"faillock --dir /srv/jupyterhub/faillock --user {USER} --reset")
         deploy_hub(mfa=False)
+        assert 'name="otp"' not in public_get("/hub/login").text, "MFA still on after the module"
 
 
 def refused(session: HubSession, code: str) -> bool:

@@ -192,6 +192,20 @@ def test_without_mfa_the_login_is_pams_own_and_tokens_are_not_capped(rendered, m
     assert "token_expires_in_max_seconds" not in c.JupyterHub
 
 
+def test_mfa_from_a_command_lines_string_is_a_bool(tmp_path):
+    # ansible-playbook -e jupyterhub_mfa=false gives the string "false": hub.yaml must still say false.
+    c_yaml = yaml.safe_load(render_hub_yaml(tmp_path, jupyterhub_mfa="false").read_text())
+    assert c_yaml["mfa"]["enabled"] is False
+
+
+def test_mfa_enabled_as_anything_but_a_bool_stops_the_hub(rendered, tmp_path, monkeypatch):
+    def string(values):
+        values["mfa"]["enabled"] = "false"
+
+    with pytest.raises(SettingsError, match=r"mfa\.enabled: must be true or false, not 'false'"):
+        load(edited(rendered["local"], tmp_path, string), monkeypatch)
+
+
 def test_mfa_with_an_authenticator_other_than_pam_stops_the_hub(rendered, tmp_path, monkeypatch):
     def dummy(values):
         values["authenticator"] = {"class": "dummy", "config": {}}

@@ -1,0 +1,64 @@
+"""The directory's faults: slapd stopped for 60 s while users work, and SSSD restarted on a compute node under a
+running server. Running servers keep answering; SSSD's cache keeps known users resolving on the nodes and logging
+in at the hub; the controller's sync changes nothing it cannot read; back up, everything works as before."""
+
+from __future__ import annotations
+
+import time
+
+from tests.support.cluster import check_intact, jupyter_jobs
+from tests.support.docker import on
+from tests.support.hubclient import HubSession
+from tests.support.waiting import wait_for
+
+OUTAGE_S = 60
+DIRECTORY = "ldap"  # the local cluster's directory host
+
+
+def associations() -> str:
+    out = on("slurmctld", "sacctmgr --noheader --parsable2 show assoc format=account,user | sort")
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def logs_in(user: str) -> bool:
+    """The login form accepted (a refusal renders the form again, 403)."""
+    reply = HubSession(user).login()
+    return reply.status_code == 200 and "/hub/login" not in reply.url
+
+
+def test_the_directory_down_60_s_stops_no_server_and_known_users_still_log_in(servers):
+    jobs_before = jupyter_jobs()
+    nodes = sorted({on("slurmctld", f"squeue -h -j {job} -o %N").stdout.strip() for job in jobs_before})
+    known = associations()
+    assert logs_in("alice")  # alice is known to the hub's SSSD: her password is in its cache
+    on(DIRECTORY, "systemctl stop slapd")
+    try:
+        ends = time.monotonic() + OUTAGE_S
+        checks = 0
+        while time.monotonic() < ends:  # the outage lasts its 60 s; what users do meanwhile keeps working
+            for server in servers.values():
+                assert server.answers(), f"{server.user}'s server stopped answering with the directory down"
+            for node in nodes:
+                assert on(node, "id -u alice").stdout.strip() == "20001", f"alice unknown on {node}"
+            checks += 1
+        assert logs_in("alice"), "a known user could not log in with the directory down"
+        assert checks > 0
+    finally:
+        on(DIRECTORY, "systemctl start slapd")
+    # The sync ran at least once during the outage: it removed no association it could not read.
+    assert associations() == known
+    # Back: SSSD goes online again by itself; a login asks the directory again.
+    wait_for("a login with the directory back", lambda: logs_in("bob"), 60, 1)
+    check_intact(servers, jobs_before)
+
+
+def test_sssd_restarted_on_a_node_under_a_running_server(servers):
+    jobs_before = jupyter_jobs()
+    bob = servers["bob"]
+    job = next(job for job, user in jobs_before.items() if user == "bob")
+    node = on("slurmctld", f"squeue -h -j {job} -o %N").stdout.strip()
+    assert on(node, "systemctl restart sssd").returncode == 0
+    out = bob.session.run_in_kernel("import os, pwd; print(pwd.getpwuid(os.getuid()).pw_name)")
+    assert out.strip() == "bob"
+    check_intact(servers, jobs_before)
