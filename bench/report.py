@@ -107,6 +107,28 @@ def kernels_table(result: dict[str, Any]) -> str:
     return table(header, rows) + notes
 
 
+def logins_table(result: dict[str, Any]) -> str:
+    pam, many, spawn = result["pam"], result["concurrent"], result["spawn"]
+    rows = [
+        ["PAM, the hub's call: a directory user through SSSD / a local account (ms, median)",
+         f"{pam['sssd']['median'] * 1000:.1f}", f"{pam['local']['median'] * 1000:.1f}", f"{result['pam_ratio']:.2f}",
+         "<= 1.2"],
+        ["a login through the proxy, form to redirect (s, median)", seconds(result["login_through_proxy"]["median"]),
+         "", "", "report"],
+        [f"{many['users']} logins at once: failures, p50 / p95 (s)",
+         f"{many['failures']}, {seconds(many['latency'].get('median'))} / {seconds(many['latency'].get('p95'))}",
+         "", "", "0 failures"],
+        ["a user added to the directory: first spawn / an existing user's (s)",
+         seconds(spawn["new_user_first_spawn_s"]), seconds(spawn["existing_user_spawn_s"]),
+         f"{spawn['new_user_first_spawn_s'] / spawn['existing_user_spawn_s']:.2f}", "report"],
+        ["the new user's project offered after their first login (s)", f"{spawn['project_after_s']:.0f}", "", "",
+         "<= 30 (the sync)"],
+    ]  # fmt: skip
+    n = len(result["pam_samples"]["sssd"])
+    header = [f"logins (PAM: {n} rounds, alternated)", "ours", "reference", "ratio", "target"]
+    return table(header, rows)
+
+
 def workflows_table(result: dict[str, Any]) -> str:
     m, r = result["medians"], result["ratios"]
     n = len(result["samples"]["chain_workflow_s"])

@@ -38,6 +38,8 @@ c.JupyterHub.extra_handlers = time_left.HANDLERS
 c.JupyterHub.cleanup_proxy = False
 
 authenticator = hub_settings.apply_authenticator(c, hub["authenticator"])
+if hub["directory_uri"] and hasattr(authenticator, "directory_uri"):  # hpc-pam: tells a directory down
+    c[authenticator.__name__].directory_uri = hub["directory_uri"]
 # A second factor at the login (jupyterhub_mfa): a one-time code after the password, and tokens that expire.
 hub_settings.apply_mfa(c, hub["mfa"], authenticator)
 

@@ -29,8 +29,14 @@ fi
 # The directory's users (accounts_backend ldap): SSSD, when the role mounted its configuration at /etc/sssd.
 # A restarted container keeps its files but none of its processes: an old pid file would stop sssd.
 if [ -f /etc/sssd/sssd.conf ]; then
-  rm -f /run/sssd.pid /var/run/sssd.pid
+  # SSSD's cache starts empty with each start of the hub: a cache kept across a restart authenticated a user
+  # deleted and added again with their old password. (While the hub runs, the cache serves known users when the
+  # directory does not answer.) A lookup of the users' group then asks the directory before the hub takes a login.
+  rm -f /run/sssd.pid /var/run/sssd.pid /var/lib/sss/db/*.ldb /var/lib/sss/mc/*
   /usr/sbin/sssd -D
+  if ! timeout 10 getent group "$group" >/dev/null; then
+    echo "hub-entrypoint: the directory did not answer for group $group: SSSD serves its cache until it does" >&2
+  fi
 fi
 
 # Secrets as files (kept out of `docker inspect`), exported only to the hub process: VAR from VAR_FILE.

@@ -7,7 +7,6 @@ running server is stopped by the sync."""
 from __future__ import annotations
 
 import secrets
-import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -20,7 +19,7 @@ from tests.support.waiting import wait_for
 USER, UID = "noether", 20190
 PROJECT = "m2000"  # the project's group (gid 3001 in inventories/local)
 SYNC_S = 30  # slurm_directory_sync_interval of inventories/local
-PEOPLE, GROUPS = f"ou=People,{directory.BASE}", f"ou=Groups,{directory.BASE}"
+GROUPS = ("hpcusers", PROJECT)
 
 
 def jobs_of_uid() -> list[str]:
@@ -29,54 +28,16 @@ def jobs_of_uid() -> list[str]:
     return [line.split()[0] for line in out if line.strip() and line.split()[1] == str(UID)]
 
 
-def crypt_sha512(password: str) -> str:
-    return subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password, capture_output=True, text=True,
-                          check=True).stdout.strip()  # fmt: skip
-
-
-def user_ldif(password: str) -> str:
-    """The user and their own group, as an engineer writes them (the seeded users' shape)."""
-    entries = [
-        {"dn": f"cn={USER},{GROUPS}", "objectClass": ["posixGroup"], "cn": [USER], "gidNumber": [str(UID)]},
-        {"dn": f"uid={USER},{PEOPLE}", "objectClass": ["inetOrgPerson", "posixAccount", "shadowAccount"],
-         "uid": [USER], "cn": ["Emmy Noether"], "sn": ["Noether"], "uidNumber": [str(UID)], "gidNumber": [str(UID)],
-         "homeDirectory": [f"/global/homes/{USER}"], "loginShell": ["/bin/bash"],
-         "userPassword": ["{CRYPT}" + crypt_sha512(password)]},
-    ]  # fmt: skip
-    return "\n".join(
-        f"dn: {entry['dn']}\n"
-        + "".join(f"{key}: {value}\n" for key, values in entry.items() if key != "dn" for value in values)
-        for entry in entries
-    )
-
-
-def ldap(tool: str, ldif: str, *args: str) -> None:
-    done = directory.as_admin(tool, *args, ldif=ldif)
-    assert done.returncode == 0, done.stderr
-
-
-def membership(change: str, group: str) -> str:
-    return f"dn: cn={group},{GROUPS}\nchangetype: modify\n{change}: memberUid\nmemberUid: {USER}\n\n"
-
-
-def remove_user() -> None:
-    """Out of every group, then the entries (what is already gone is skipped)."""
-    for group in ("hpcusers", PROJECT):
-        directory.as_admin("ldapmodify", "-c", ldif=membership("delete", group))
-    directory.as_admin("ldapdelete", "-c", f"uid={USER},{PEOPLE}", f"cn={USER},{GROUPS}")
-
-
 @pytest.fixture(scope="module")
 def new_user() -> Iterator[str]:
     """The user added to the directory after the deploy; their password. Removed afterwards, whatever happened."""
-    remove_user()  # a run stopped half-way may have left them
+    directory.remove_user(USER, GROUPS)  # a run stopped half-way may have left them
     password = secrets.token_urlsafe(16)
-    ldap("ldapadd", user_ldif(password))
-    ldap("ldapmodify", membership("add", "hpcusers") + membership("add", PROJECT))
+    directory.add_user(USER, UID, password, GROUPS)
     try:
         yield password
     finally:
-        remove_user()
+        directory.remove_user(USER, GROUPS)
         on("slurmctld", f"scancel --user={USER}; sacctmgr -i delete user {USER}")
 
 
@@ -119,7 +80,7 @@ def test_a_user_removed_from_the_directory_is_refused_and_their_server_stopped(n
         session.wait_ready(120)
     assert jobs_of_uid()
 
-    remove_user()
+    directory.remove_user(USER, GROUPS)
     again = HubSession(USER, password=new_user)
     again.login()
     assert not again.get(f"{HUB}/hub/home").url.endswith("/hub/home"), "a removed user logged in"

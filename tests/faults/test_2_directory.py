@@ -1,11 +1,17 @@
 """The directory's faults: slapd stopped for 60 s while users work, and SSSD restarted on a compute node under a
 running server. Running servers keep answering; SSSD's cache keeps known users resolving on the nodes and logging
-in at the hub; the controller's sync changes nothing it cannot read; back up, everything works as before."""
+in at the hub, and a user SSSD holds no password for is told that the directory is not answering (not that their
+password is wrong); the controller's sync changes nothing it cannot read; back up, everything works as before."""
 
 from __future__ import annotations
 
+import secrets
 import time
+from collections.abc import Iterator
 
+import pytest
+
+from tests.support import directory
 from tests.support.cluster import check_intact, jupyter_jobs
 from tests.support.docker import on
 from tests.support.hubclient import HubSession
@@ -13,6 +19,27 @@ from tests.support.waiting import wait_for
 
 OUTAGE_S = 60
 DIRECTORY = "ldap"  # the local cluster's directory host
+
+
+NEWCOMER, NEWCOMER_UID = "curie", 20198  # in the directory, known to the hub's SSSD, never logged in
+GROUPS = ("hpcusers", "m1000")
+
+
+@pytest.fixture
+def newcomer() -> Iterator[str]:
+    """A directory user the hub's SSSD has resolved but holds no password for; their password."""
+    directory.remove_user(NEWCOMER, GROUPS)
+    password = secrets.token_urlsafe(16)
+    directory.add_user(NEWCOMER, NEWCOMER_UID, password, GROUPS)
+    try:
+        wait_for(f"{NEWCOMER} known to the hub", lambda: on("jupyterhub", f"id -u {NEWCOMER}").returncode == 0, 30, 1)
+        yield password
+    finally:
+        directory.remove_user(NEWCOMER, GROUPS)
+        on(
+            "slurmctld",
+            f"sacctmgr -i delete user {NEWCOMER}; rm -rf /global/homes/{NEWCOMER} /global/scratch/{NEWCOMER}",
+        )
 
 
 def associations() -> str:
@@ -27,7 +54,7 @@ def logs_in(user: str) -> bool:
     return reply.status_code == 200 and "/hub/login" not in reply.url
 
 
-def test_the_directory_down_60_s_stops_no_server_and_known_users_still_log_in(servers):
+def test_the_directory_down_60_s_stops_no_server_and_known_users_still_log_in(servers, newcomer):
     jobs_before = jupyter_jobs()
     nodes = sorted({on("slurmctld", f"squeue -h -j {job} -o %N").stdout.strip() for job in jobs_before})
     known = associations()
@@ -44,6 +71,8 @@ def test_the_directory_down_60_s_stops_no_server_and_known_users_still_log_in(se
             checks += 1
         assert logs_in("alice"), "a known user could not log in with the directory down"
         assert checks > 0
+        told = HubSession(NEWCOMER, password=newcomer).login()
+        assert told.status_code == 503 and "directory of users is not answering" in told.text, told.text[:500]
     finally:
         on(DIRECTORY, "systemctl start slapd")
     # The sync ran at least once during the outage: it removed no association it could not read.

@@ -30,3 +30,48 @@ def search(ldap_filter: str, *attributes: str) -> str:
     reply = as_admin("ldapsearch", "-LLL", "-o", "ldif-wrap=no", "-b", BASE, ldap_filter, *attributes)
     assert reply.returncode == 0, reply.stderr
     return reply.stdout
+
+
+PEOPLE, GROUPS = f"ou=People,{BASE}", f"ou=Groups,{BASE}"
+
+
+def crypt_sha512(password: str) -> str:
+    """The password's hash as the directory stores it (glibc's SHA-512 crypt, as the seeded users')."""
+    return subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password, capture_output=True, text=True,
+                          check=True).stdout.strip()  # fmt: skip
+
+
+def user_ldif(name: str, uid: int, password: str) -> str:
+    """A user and their own group, as an engineer writes them (the seeded users' shape)."""
+    entries = [
+        {"dn": f"cn={name},{GROUPS}", "objectClass": ["posixGroup"], "cn": [name], "gidNumber": [str(uid)]},
+        {"dn": f"uid={name},{PEOPLE}", "objectClass": ["inetOrgPerson", "posixAccount", "shadowAccount"],
+         "uid": [name], "cn": [name.title()], "sn": [name.title()], "uidNumber": [str(uid)],
+         "gidNumber": [str(uid)], "homeDirectory": [f"/global/homes/{name}"], "loginShell": ["/bin/bash"],
+         "userPassword": ["{CRYPT}" + crypt_sha512(password)]},
+    ]  # fmt: skip
+    return "\n".join(
+        f"dn: {entry['dn']}\n"
+        + "".join(f"{key}: {value}\n" for key, values in entry.items() if key != "dn" for value in values)
+        for entry in entries
+    )
+
+
+def membership(change: str, name: str, group: str) -> str:
+    """LDIF that adds (`change` add) or deletes (delete) `name` as a member of `group`."""
+    return f"dn: cn={group},{GROUPS}\nchangetype: modify\n{change}: memberUid\nmemberUid: {name}\n\n"
+
+
+def add_user(name: str, uid: int, password: str, groups: tuple[str, ...]) -> None:
+    """The user, their own group, and membership of `groups` (the users' group, projects)."""
+    for tool, ldif in (("ldapadd", user_ldif(name, uid, password)),
+                       ("ldapmodify", "".join(membership("add", name, group) for group in groups))):  # fmt: skip
+        done = as_admin(tool, ldif=ldif)
+        assert done.returncode == 0, done.stderr
+
+
+def remove_user(name: str, groups: tuple[str, ...]) -> None:
+    """Out of `groups`, then the entries; what is already gone is skipped."""
+    for group in groups:
+        as_admin("ldapmodify", "-c", ldif=membership("delete", name, group))
+    as_admin("ldapdelete", "-c", f"uid={name},{PEOPLE}", f"cn={name},{GROUPS}")

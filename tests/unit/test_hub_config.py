@@ -84,8 +84,9 @@ def test_the_local_cluster_keeps_its_addresses_and_settings(rendered, monkeypatc
     assert c.JupyterHub.hub_connect_url == "http://hub:8081"
     assert c.JupyterHub.hub_bind_url == "http://0.0.0.0:8081"
     assert c.ConfigurableHTTPProxy.api_url == "http://proxy:8001"
-    assert c.JupyterHub.authenticator_class.__name__ == "PAMAuthenticator"
-    assert set(c.PAMAuthenticator.allowed_groups) == {"hpcusers"}
+    assert c.JupyterHub.authenticator_class.__name__ == "DirectoryPAMAuthenticator"
+    assert set(c.DirectoryPAMAuthenticator.allowed_groups) == {"hpcusers"}
+    assert c.DirectoryPAMAuthenticator.directory_uri == "ldap://ldap"  # the local cluster's accounts_ldap_uri
     assert c.HpcSlurmSpawner.cluster_name == "hpclocal"
     assert c.HpcSlurmSpawner.default_partition == "debug"
     assert c.HpcSlurmSpawner.cmd == ["/opt/jupyter/bin/jupyterhub-singleuser"]
@@ -177,8 +178,8 @@ def test_a_file_that_is_not_a_mapping_is_refused(tmp_path, monkeypatch):
 
 def test_mfa_asks_pam_for_a_one_time_code_and_caps_tokens(rendered, monkeypatch):
     c = load(rendered["mfa"], monkeypatch)
-    assert (c.PAMAuthenticator.request_otp, c.PAMAuthenticator.service) == (True, "jupyterhub-mfa")
-    assert c.PAMAuthenticator.otp_prompt == "One-time code:"
+    mfa = c.DirectoryPAMAuthenticator
+    assert (mfa.request_otp, mfa.service, mfa.otp_prompt) == (True, "jupyterhub-mfa", "One-time code:")
     assert c.JupyterHub.token_expires_in_max_seconds == 86400
     # The image's PAM service of that name asks for the password, then the code (pam_oath).
     service = (ROOT / "images/hub/pam-jupyterhub-mfa").read_text()
@@ -188,7 +189,7 @@ def test_mfa_asks_pam_for_a_one_time_code_and_caps_tokens(rendered, monkeypatch)
 
 def test_without_mfa_the_login_is_pams_own_and_tokens_are_not_capped(rendered, monkeypatch):
     c = load(rendered["local"], monkeypatch)
-    assert "request_otp" not in c.PAMAuthenticator and "service" not in c.PAMAuthenticator
+    assert "request_otp" not in c.DirectoryPAMAuthenticator and "service" not in c.DirectoryPAMAuthenticator
     assert "token_expires_in_max_seconds" not in c.JupyterHub
 
 
