@@ -24,6 +24,8 @@ def secret_values() -> dict[str, bytes]:
     values = {name: (SECRETS / name).read_bytes().strip() for name in TEXT_SECRETS}
     values |= {f"password of {p.name}": p.read_bytes().strip() for p in (SECRETS / "passwords").iterdir()}
     values["munge.key"] = (SECRETS / "munge.key").read_bytes()
+    for name in ("directory-admin.password", "directory-reader.password"):  # the directory's (host ldap)
+        values[name] = (SECRETS / name).read_bytes().strip()
     key_lines = (SECRETS / "tls/proxy.key").read_bytes().splitlines()
     values["tls key"] = b"".join(line for line in key_lines if not line.startswith(b"-----"))[:40]
     return values
@@ -38,6 +40,15 @@ def project_containers() -> list[str]:
     return sorted({*names.split(), "jupyterhub", "proxy"})
 
 
+def slurm_hosts() -> list[str]:
+    """The containers of Slurm's hosts and the hub: those with a munge key (not the directory's host)."""
+    groups = ("slurm_controller", "slurm_accounting", "compute", "login_nodes")
+    names = docker("ps", "--format", '{{.Names}} {{.Label "io.github.hpc-jupyterhub-deploy.group"}}',
+                   "--filter", "label=io.github.hpc-jupyterhub-deploy.cluster").stdout  # fmt: skip
+    return sorted({*(line.split()[0] for line in names.splitlines() if line.split()[1:] and line.split()[1] in groups),
+                   "jupyterhub"})  # fmt: skip
+
+
 def our_images() -> list[str]:
     listed = docker("images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "reference=hpc-jupyterhub-deploy/*")
     return sorted(name for name in listed.stdout.split() if name.endswith(f":{VERSION}"))
@@ -49,18 +60,19 @@ def test_secret_files_are_private():
             continue  # configuration and the public certificate, mounted into containers
         if path.parent == RUNTIME / "jupyterhub_config.d":
             continue  # the site's own hub configuration (jupyterhub_config_d), read by the hub's user
-        if path == CERTIFICATE:
-            continue
+        if path == CERTIFICATE or path.suffix == ".crt":
+            continue  # certificates are public (the proxy's, the directory's CA and server)
         mode = path.stat().st_mode & 0o777
-        # The runtime folder may be crossed (0711) by the proxy's user to its own 0400 file; nobody lists it.
-        allowed = ((0o700, 0o711) if path == RUNTIME else (0o700,)) if path.is_dir() else (0o600, 0o400)
+        # A folder may be crossed (0711: the runtime folder by the proxy's user to its own 0400 file; SSSD's, as
+        # Debian's /etc/sssd), never listed.
+        allowed = (0o700, 0o711) if path.is_dir() else (0o600, 0o400)
         assert mode in allowed, f"{path}: {oct(mode)}"
 
 
 def test_the_munge_key_is_0400_on_every_host():
-    for host in project_containers():
-        if host == "proxy":
-            continue
+    hosts = slurm_hosts()
+    assert {"slurmctld", "slurmdbd", "login", "c1", "jupyterhub"} <= set(hosts), hosts
+    for host in hosts:
         path = "/etc/munge/munge.key"
         seen = on(host, f"stat -c '%a %U' {path}").stdout.split()
         assert seen == ["400", "munge"], f"{host}: {path} {seen}"

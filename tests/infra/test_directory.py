@@ -1,8 +1,8 @@
 """The directory roles on two fresh hosts of the node image (systemd, nothing of the directory installed): the
 `directory` role makes an OpenLDAP server with StartTLS seeded from a sample, and the `accounts` role's ldap backend
 makes a client that resolves and authenticates its users through SSSD. A user added with ldapadd afterwards is
-known to the client at once, with no deploy; the directory's secrets stay private. (The local cluster and the hub
-do not use the directory yet.)"""
+known to the client at once, with no deploy; the directory's secrets stay private. (The local cluster's own
+directory, and the hub on it, are tested end to end in tests/e2e/test_directory_users.py.)"""
 
 from __future__ import annotations
 
