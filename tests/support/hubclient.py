@@ -134,6 +134,11 @@ class HubSession(requests.Session):
             form["otp"] = code
         return self.post(f"{self.hub}/hub/login", data=form)
 
+    def logs_in(self, code: str | None = None) -> bool:
+        """Whether the hub accepts the login (a refusal renders the login form again, 403)."""
+        reply = self.login(code)
+        return reply.status_code == 200 and "/hub/login" not in reply.url
+
     def server(self) -> dict[str, Any]:
         server: dict[str, Any] = json_of(self.api("GET", f"/users/{self.user}")).get("servers", {}).get("", {})
         return server
