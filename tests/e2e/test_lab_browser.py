@@ -32,7 +32,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.support.browser import TOASTS, chromium, log_in, screenshot, spawn_from_form, wait_for_lab
+from tests.support.browser import TOASTS, chromium, log_in, run_first_cell, screenshot, spawn_from_form, wait_for_lab
 from tests.support.cluster import jupyter_jobs, slurm_jobs
 from tests.support.docker import on
 from tests.support.hubclient import HUB, HubSession, json_of
@@ -372,11 +372,7 @@ def test_a_slider_redraws_an_ipympl_plot(lab):
     lab.contents("PUT", NOTEBOOK, json={"type": "notebook", "format": "json", "content": notebook_of(PLOT_CELL)})
     try:
         lab.open(NOTEBOOK)
-        idle = (By.XPATH, "//*[contains(@class, 'jp-StatusBar')]//*[contains(text(), '| Idle')]")
-        lab.wait(60).until(ready.presence_of_element_located(idle))  # the kernel started
-        editor = lab.wait().until(ready.element_to_be_clickable((By.CSS_SELECTOR, ".jp-CodeCell .cm-content")))
-        editor.click()
-        editor.send_keys(Keys.SHIFT, Keys.ENTER)
+        run_first_cell(lab.browser)
         handle = lab.wait(60).until(ready.element_to_be_clickable((By.CSS_SELECTOR, f"{OUTPUT} .noUi-handle")))
         assert lab.browser.find_element(By.CSS_SELECTOR, LABEL).text == "k = 1"
         before = steady_figure(lab)

@@ -9,13 +9,11 @@ import time
 from typing import Any
 
 import pytest
-from selenium.webdriver import ActionChains
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.support.browser import log_in, screenshot
+from tests.support.browser import log_in, run_first_cell, screenshot
 from tests.support.docker import on
 from tests.support.hubclient import HUB, json_of
 from tests.support.infra import hosts_of
@@ -179,9 +177,7 @@ def switch_kernel_and_run(browser: Any) -> None:
     Select(dialog.find_element(By.TAG_NAME, "select")).select_by_visible_text(DEBUG_KERNEL)
     dialog.find_element(By.CSS_SELECTOR, ".jp-Dialog-button.jp-mod-accept").click()
     wait.until(lambda b: DEBUG_KERNEL in b.find_element(By.CSS_SELECTOR, ".jp-Toolbar-kernelName").text)
-    wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, ".jp-Notebook-ExecutionIndicator[data-status='idle']"))
-    browser.find_element(By.CSS_SELECTOR, ".jp-Cell .jp-InputArea-editor").click()
-    ActionChains(browser).key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(Keys.SHIFT).perform()
+    run_first_cell(browser)
     output = WebDriverWait(browser, 90, poll_frequency=0.2).until(
         lambda b: next((o.text for o in b.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output")
                         if "RAN ON" in o.text), False))  # fmt: skip

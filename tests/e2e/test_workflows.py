@@ -22,11 +22,10 @@ import time
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.support.browser import chromium, log_in, screenshot
+from tests.support.browser import chromium, log_in, run_first_cell, screenshot
 from tests.support.docker import on
 from tests.support.hubclient import HUB
 from tests.support.waiting import wait_for
@@ -292,12 +291,7 @@ def test_the_monitor_widget_draws_the_run_in_a_browser(session_of):
             log_in(browser, USER, f"{HUB}/hub/login?next=/user/{USER}/lab/tree/monitor.ipynb%3Freset")
             wait = WebDriverWait(browser, 60, poll_frequency=0.2)
             wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, ".jp-NotebookPanel")))
-            wait.until(
-                lambda b: b.find_elements(By.CSS_SELECTOR, ".jp-Notebook-ExecutionIndicator[data-status='idle']")
-            )
-            editor = wait.until(ready.element_to_be_clickable((By.CSS_SELECTOR, ".jp-CodeCell .cm-content")))
-            editor.click()
-            editor.send_keys(Keys.SHIFT, Keys.ENTER)
+            run_first_cell(browser)
             # Read in one script: the widget redraws itself every 5 s, and elements found by one WebDriver call
             # may be gone by the next (a stale element reference, 1 run in 3 when read box by box).
             drawn = wait.until(lambda b: b.execute_script(DRAWN_MONITOR))

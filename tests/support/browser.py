@@ -7,6 +7,7 @@ import base64
 import hashlib
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -105,6 +107,32 @@ def wait_for_lab(browser: webdriver.Chrome, deadline_s: float = 60) -> None:
     wait = WebDriverWait(browser, deadline_s, poll_frequency=0.2)
     wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, ".jp-LabShell")))
     wait.until(ready.visibility_of_element_located((By.CSS_SELECTOR, "#jp-main-dock-panel .lm-TabBar-tab")))
+
+
+# The first code cell's input prompt: "[ ]:" not run, "[*]:" running or queued, "[3]:" run.
+FIRST_PROMPT = "return document.querySelector('.jp-CodeCell .jp-InputPrompt')?.textContent.trim() ?? ''"
+
+
+def run_first_cell(browser: webdriver.Chrome, kernel_s: float = 60) -> None:
+    """Run the open notebook's first code cell as a person does (click, Shift+Enter) once its kernel is connected,
+    and see it start. The status bar's "| Idle" is the notebook's kernel connection (the toolbar's execution
+    indicator says idle before there is one). A cell run without a connection is cleared back to "[ ]:" by
+    JupyterLab, not queued (1 run in 3 in CI on a busy node): Shift+Enter again then, at most 3 times."""
+    idle = (By.XPATH, "//*[contains(@class, 'jp-StatusBar')]//*[contains(text(), '| Idle')]")
+    WebDriverWait(browser, kernel_s, poll_frequency=0.2).until(ready.presence_of_element_located(idle))
+    for _ in range(3):
+        editor = WebDriverWait(browser, 10, poll_frequency=0.2).until(
+            ready.element_to_be_clickable((By.CSS_SELECTOR, ".jp-CodeCell .cm-content"))
+        )
+        editor.click()
+        editor.send_keys(Keys.SHIFT, Keys.ENTER)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if browser.execute_script(FIRST_PROMPT) not in ("", "[ ]:"):
+                return
+            time.sleep(0.2)
+    prompt = browser.execute_script(FIRST_PROMPT)
+    raise AssertionError(f"the first cell did not start after 3 tries: its prompt is {prompt!r}")
 
 
 # The text of every JupyterLab notification shown (its toasts), for browser.execute_script.
