@@ -30,7 +30,8 @@ PLAYBOOK = f"""
     - role: notebook_env
       vars:
         notebook_env_lock: "{LOCK}"
-        notebook_env_uv_lock: "{ROOT / "tools/requirements.txt"}"
+        common_uv_lock: "{ROOT / "tools/requirements.txt"}"
+        common_env_sha256_script: "{ROOT / "images/notebook/own-packages-sha256"}"
         notebook_env_files_dir: "{ROOT / "images/notebook"}"
         notebook_env_packages_dir: "{ROOT / "packages"}"
 """

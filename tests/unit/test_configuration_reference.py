@@ -3,33 +3,21 @@ every role variable with a description, and the default it shows is the role's o
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import yaml
 
 from tests.support.roles import ROLES as ROLE_DIRS
 from tests.support.roles import all_options, defaults
+from tests.support.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("configuration_reference",
-                                                  ROOT / "docs/_ext/configuration_reference.py")  # fmt: skip
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-reference = load_generator()
+reference = load_script(ROOT / "docs/_ext/configuration_reference.py", "configuration_reference")
 ROLES = reference.roles()
 
 
