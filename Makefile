@@ -40,7 +40,8 @@ lock: venv ## refresh the lock files of every image and of the tooling (UPGRADE=
 	@bash tools/lock.sh
 
 # Python scripts without a .py name (installed as commands in the images).
-PY_SCRIPTS := images/hub/hpchub-home-quota images/notebook/hpchub-singleuser images/notebook/own-packages-sha256
+PY_SCRIPTS := images/hub/hpchub-home-quota images/notebook/hpchub-singleuser images/notebook/own-packages-sha256 \
+	images/proxy/install-from-lock
 
 # lint and test-unit run once per tree (tools/once.sh): .ci/run's `make lint test-unit` then `make test` runs them
 # once; any change to any file runs them again; FORCE=1 always does.

@@ -2,9 +2,9 @@
 
 Site values live in the inventory, never here: hub.yaml always holds every key (the role's defaults), and
 the hub refuses to start without it; its `config` section is the site's traits ({Class: {trait: value}}),
-applied as they are. JupyterHub's own defaults are not restated. Secrets come from files
-through the entrypoint's environment (proxy token, cookie secret, crypt key, service token), never from
-hub.yaml. Last, the site's own jupyterhub_config.d/*.py are loaded, in sorted order, over ours.
+applied as they are. JupyterHub's own defaults are not restated. Secrets come from files (proxy token, cookie
+secret, crypt key, service token, database password), named by VAR_FILE variables, never from hub.yaml.
+Last, the site's own jupyterhub_config.d/*.py are loaded, in sorted order, over ours.
 """
 
 import os
@@ -16,12 +16,13 @@ from hpchub.spawner import HpcSlurmSpawner
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821  (injected by JupyterHub)
 
+hub_settings.secrets_from_files(os.environ)  # VAR from the file VAR_FILE names, before anything reads VAR
 hub = hub_settings.load(os.environ.get("HUB_SETTINGS", hub_settings.DEFAULT_PATH))
 spawn = hub["spawner"]
 
 c.JupyterHub.hub_bind_url = hub["hub_bind_url"]
 c.JupyterHub.hub_connect_url = hub["hub_connect_url"]
-# configurable-http-proxy runs in its own container; its token comes from CONFIGPROXY_AUTH_TOKEN.
+# configurable-http-proxy runs apart (its container or service); its token comes from CONFIGPROXY_AUTH_TOKEN.
 # WatchedProxy puts the routes back within seconds when that container restarts (stock: up to 300 s).
 c.JupyterHub.proxy_class = WatchedProxy
 c.ConfigurableHTTPProxy.should_start = False

@@ -6,7 +6,7 @@ that names it, never a silent default (each default lives in the role's defaults
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from importlib import import_module
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -51,6 +51,27 @@ def load(path: str | Path) -> Settings:
     if not isinstance(values, Mapping):
         raise SettingsError(f"{source}: must be a mapping of settings, not {type(values).__name__}")
     return Settings(values, source)
+
+
+# What the hub and its libraries read from the environment that is a secret: each may be given as a file instead,
+# VAR_FILE (never in hub.yaml, `docker inspect` or `systemctl show`). JupyterHub reads the proxy's token, the
+# cookie secret and the crypt key after this file; PGPASSWORD is libpq's.
+SECRET_VARIABLES = ("CONFIGPROXY_AUTH_TOKEN", "JPY_COOKIE_SECRET", "JUPYTERHUB_CRYPT_KEY", "HPCHUB_SERVICE_TOKEN",
+                    "PGPASSWORD")  # fmt: skip
+
+
+def secrets_from_files(environ: MutableMapping[str, str]) -> None:
+    """environ[VAR] = the text of the file environ["VAR_FILE"] names, for each secret variable given as a file
+    (the hub's container: copies its entrypoint made for the hub's user; its systemd service: the role's files);
+    SettingsError naming the variable when the file cannot be read."""
+    for name in SECRET_VARIABLES:
+        path = environ.pop(f"{name}_FILE", "")
+        if not path:
+            continue
+        try:
+            environ[name] = Path(path).read_text().rstrip("\n")
+        except OSError as err:
+            raise SettingsError(f"{name}_FILE ({path}): cannot be read: {err.strerror}") from None
 
 
 def authenticator_class(name: str) -> type:

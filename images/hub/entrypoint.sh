@@ -39,14 +39,15 @@ if [ -f /etc/sssd/sssd.conf ]; then
   fi
 fi
 
-# Secrets as files (kept out of `docker inspect`), exported only to the hub process: VAR from VAR_FILE.
+# Secrets as files (kept out of `docker inspect`), mounted readable by root only: a copy for the hub's user in a
+# folder of its own, named by the same VAR_FILE. The hub's configuration reads them (hub_settings.secrets_from_files).
+install -d -o jupyterhub -g jupyterhub -m 0700 /run/hub-secrets
 for var in CONFIGPROXY_AUTH_TOKEN JPY_COOKIE_SECRET JUPYTERHUB_CRYPT_KEY HPCHUB_SERVICE_TOKEN PGPASSWORD; do
   file_var="${var}_FILE"
   file="$(eval "printf '%s' \"\${${file_var}:-}\"")"
   if [ -n "$file" ]; then
-    value="$(cat "$file")"
-    export "$var=$value"
-    unset "$file_var"
+    install -o jupyterhub -g jupyterhub -m 0400 "$file" "/run/hub-secrets/$var"
+    export "$file_var=/run/hub-secrets/$var"
   fi
 done
 

@@ -4,14 +4,17 @@ them. Each run starts from nothing: the previous run's hosts, volumes and secret
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import yaml
 
 from tests.support.docker import ROOT, docker
+from tests.support.infra import VENV_BIN
 from tests.support.waiting import wait_for
 
 TEMPLATE = ROOT / "tests/production/inventory"
@@ -25,8 +28,6 @@ LABEL = "io.github.hpc-jupyterhub-deploy.cluster=hpcprod"
 # The site's shared filesystem (NFS at a site): Docker volumes on every host.
 VOLUMES = {"hpcprod-homes": "/global/homes", "hpcprod-scratch": "/global/scratch",
            "hpcprod-software": "/global/common/software"}  # fmt: skip
-HUB_VOLUME = "hpcprod-hub-state"
-HUB_CONTAINERS = ("prod-hub", "prod-proxy")  # jupyterhub_hub_container, jupyterhub_proxy_container
 
 
 @dataclass(frozen=True)
@@ -37,15 +38,21 @@ class Host:
 
 
 def inventory_hosts() -> list[Host]:
-    """The cluster's hosts as the committed inventory names them (name, address, groups)."""
+    """Every host as the committed inventory names it (name, address, groups): the cluster's, the directory's
+    and the hub's."""
     tree = yaml.safe_load((TEMPLATE / "hosts.yml").read_text())
+    children = tree["all"]["children"]
+    groups = {**children["cluster"]["children"], **{name: body for name, body in children.items() if name != "cluster"}}
     found: dict[str, Host] = {}
-    for group, body in tree["all"]["children"]["cluster"]["children"].items():
+    for group, body in groups.items():
         for name, host_vars in body["hosts"].items():
             known = found.get(name)
-            groups = (*known.groups, group) if known else (group,)
-            found[name] = Host(name, host_vars["ansible_host"], groups)
+            found[name] = Host(name, host_vars["ansible_host"], (*known.groups, group) if known else (group,))
     return list(found.values())
+
+
+def host(name: str) -> Host:
+    return next(h for h in inventory_hosts() if h.name == name)
 
 
 def subnet() -> str:
@@ -55,14 +62,12 @@ def subnet() -> str:
 
 
 def remove_all(files: bool = True) -> None:
-    """The hosts, the hub's containers, the network and the volumes of a run; with `files`, its folder too
-    (inventory, secrets, logs)."""
+    """The hosts, the network and the volumes of a run; with `files`, its folder too (inventory, secrets, logs)."""
     ids = docker("ps", "-aq", "--filter", f"label={LABEL}").stdout.split()
     if ids:
         docker("rm", "-f", "-v", *ids)
-    docker("rm", "-f", *HUB_CONTAINERS, check=False)
     docker("network", "rm", NETWORK, check=False)
-    docker("volume", "rm", *VOLUMES, HUB_VOLUME, check=False)
+    docker("volume", "rm", *VOLUMES, check=False)
     if files:
         shutil.rmtree(WORK, ignore_errors=True)
 
@@ -107,3 +112,27 @@ def wait_for_ssh(deadline_s: float = 90) -> float:
     for host in inventory_hosts():
         wait_for(f"sshd on {host.name}", lambda host=host: ssh(host, "true", 10).returncode == 0, deadline_s, 0.5)
     return time.monotonic() - started
+
+
+@dataclass
+class Deploy:
+    returncode: int
+    seconds: float
+    log: str
+    changed: dict[str, int] = field(default_factory=dict)  # host -> changed tasks (PLAY RECAP)
+
+
+def deploy(name: str, *options: str) -> Deploy:
+    """ansible-playbook -i <the run's inventory> deploy/site.yml `options`, its output kept in
+    .build/production/deploy-NAME.log."""
+    argv = [str(VENV_BIN / "python"), "tools/interruptible.py", str(VENV_BIN / "ansible-playbook"),
+            "-i", str(INVENTORY), "deploy/site.yml", *options]  # fmt: skip
+    started = time.monotonic()
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=2400, check=False,
+                          env={**os.environ, "ANSIBLE_FORCE_COLOR": "0"})  # fmt: skip
+    seconds = time.monotonic() - started
+    log = done.stdout + done.stderr
+    (WORK / f"deploy-{name}.log").write_text(log)
+    recap = log.rpartition("PLAY RECAP")[2]
+    changed = {m[1]: int(m[2]) for m in re.finditer(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", recap, re.MULTILINE)}
+    return Deploy(done.returncode, seconds, log, changed)

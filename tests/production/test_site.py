@@ -7,19 +7,22 @@ import time
 
 from tests.production import hosts
 from tests.production.conftest import Site
+from tests.support.docker import ROOT
 from tests.support.hubclient import HubSession, json_of
 from tests.support.waiting import wait_for
 
-HUB = "https://127.0.0.1:9443"  # jupyterhub_public_port of tests/production/inventory
-USER = "ana"  # a user of the production test's inventory (not of the local cluster's)
+HUB = f"https://{hosts.host('prod-jupyter').address}"  # jupyterhub_public_ip: the hub host's own address
+USER = "ana"  # a user of the production test's directory (not of the local cluster's)
 
 
-def host(name: str) -> hosts.Host:
-    return next(h for h in hosts.inventory_hosts() if h.name == name)
+def on(host_name: str, command: str) -> str:
+    done = hosts.ssh(hosts.host(host_name), command)
+    assert done.returncode == 0, f"{command} on {host_name}: {done.stdout}{done.stderr}"
+    return done.stdout
 
 
 def as_user(host_name: str, command: str) -> str:
-    done = hosts.ssh(host(host_name), f"su - {USER} -c {command!r}")
+    done = hosts.ssh(hosts.host(host_name), f"su - {USER} -c {command!r}")
     assert done.returncode == 0, f"{command} as {USER} on {host_name}: {done.stdout}{done.stderr}"
     return done.stdout
 
@@ -39,6 +42,24 @@ def test_a_second_run_changes_nothing(site: Site):
     assert site.second.returncode == 0, site.second.log[-4000:]
     assert site.second is not site.first
     assert site.second.changed and all(n == 0 for n in site.second.changed.values()), site.second.changed
+
+
+def test_the_hub_host_runs_the_hub_and_the_proxy_as_services_without_docker(site: Site):
+    assert on("prod-jupyter", "systemctl is-active jupyterhub jupyterhub-proxy").split() == ["active", "active"]
+    assert hosts.ssh(hosts.host("prod-jupyter"), "command -v docker dockerd").returncode != 0  # none installed
+    # Each service's main process: its user, and what it runs.
+    main = "pid=$(systemctl show -p MainPID --value {0}); stat -c %U /proc/$pid; tr '\\0' ' ' < /proc/$pid/cmdline"
+    hub, proxy = on("prod-jupyter", main.format("jupyterhub")), on("prod-jupyter", main.format("jupyterhub-proxy"))
+    assert hub.startswith("jupyterhub\n") and "/opt/jupyterhub/bin/jupyterhub --config" in hub, hub
+    assert proxy.startswith("chp\n") and "configurable-http-proxy" in proxy, proxy
+    # The hub's venv is the hub image's lock, exactly: the versions pinned there.
+    locked = re.search(r"^jupyterhub==(\S+)", (ROOT / "images/hub/requirements.txt").read_text(), re.M)
+    assert locked and on("prod-jupyter", "/opt/jupyterhub/bin/jupyterhub --version").strip() == locked[1]
+    # Secrets readable by the services' users only; the hub resolves the directory's users through SSSD.
+    modes = on("prod-jupyter", "stat -c '%n %U %G %a' /etc/hpc-jupyterhub/cookie-secret /etc/hpc-jupyterhub/tls.key")
+    assert modes.split("\n")[:2] == ["/etc/hpc-jupyterhub/cookie-secret root jupyterhub 440",
+                                     "/etc/hpc-jupyterhub/tls.key chp root 400"], modes  # fmt: skip
+    assert on("prod-jupyter", f"getent passwd {USER}").split(":")[2] == "31001"
 
 
 def test_a_users_job_runs_on_both_compute_nodes_and_is_accounted(site: Site):

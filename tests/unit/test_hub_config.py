@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hpchub.hub_settings import SettingsError
+from hpchub.hub_settings import SettingsError, secrets_from_files
 from jupyterhub.apihandlers import default_handlers
 from traitlets.config.loader import PyFileConfigLoader
 
@@ -35,6 +35,8 @@ VARIANTS = {
         }
     },
     "mfa": {"jupyterhub_mfa": True, "jupyterhub_mfa_token_max_seconds": 86400},
+    # The hub on its own host without Docker: systemd services on the host's network.
+    "service": {"jupyterhub_runtime": "systemd"},
     "production": {
         "jupyterhub_network": "host",
         "jupyterhub_hub_port": 8181,
@@ -95,6 +97,31 @@ def test_the_local_cluster_keeps_its_addresses_and_settings(rendered, monkeypatc
     # The role's idle timeout (3600) is the hub's: the Python no longer has one of its own.
     culler = next(s for s in c.JupyterHub.services if s["name"] == "idle-culler")
     assert "--timeout=3600" in culler["command"]
+
+
+def test_as_a_service_the_hub_is_on_its_hosts_network_and_reads_the_sites_files_in_place(rendered, monkeypatch):
+    c = load(rendered["service"], monkeypatch)
+    # The compute nodes call the hub at its host's name; the proxy and the hub meet on the host.
+    assert c.JupyterHub.hub_connect_url == "http://localhost:8081"  # inventory_hostname of the rendering play
+    assert c.ConfigurableHTTPProxy.api_url == "http://127.0.0.1:8001"
+    settings = yaml.safe_load(rendered["service"].read_text())
+    # Read in place in jupyterhub_runtime_dir (the local inventory's is under its secrets/): no container mounts it.
+    assert settings["config_d"].endswith("/secrets/runtime/jupyterhub_config.d"), settings["config_d"]
+    assert yaml.safe_load(rendered["local"].read_text())["config_d"] == "/etc/jupyterhub/jupyterhub_config.d"
+
+
+def test_secrets_given_as_files_reach_the_hub_as_its_variables(tmp_path):
+    (tmp_path / "proxy-token").write_text("a1b2\n")
+    (tmp_path / "crypt-key").write_text("c3d4")
+    environ = {"CONFIGPROXY_AUTH_TOKEN_FILE": str(tmp_path / "proxy-token"),
+               "JUPYTERHUB_CRYPT_KEY_FILE": str(tmp_path / "crypt-key"), "PATH": "/usr/bin"}  # fmt: skip
+    secrets_from_files(environ)
+    assert environ == {"CONFIGPROXY_AUTH_TOKEN": "a1b2", "JUPYTERHUB_CRYPT_KEY": "c3d4", "PATH": "/usr/bin"}
+
+
+def test_a_secret_file_that_cannot_be_read_stops_the_hub_naming_its_variable(tmp_path):
+    with pytest.raises(SettingsError, match=r"JPY_COOKIE_SECRET_FILE \(.*cookie-secret\): cannot be read"):
+        secrets_from_files({"JPY_COOKIE_SECRET_FILE": str(tmp_path / "cookie-secret")})
 
 
 def test_a_hub_trait_set_in_the_inventory_reaches_the_hub(rendered, monkeypatch):
