@@ -129,6 +129,17 @@ def logins_table(result: dict[str, Any]) -> str:
     return table(header, rows)
 
 
+def hub_host_table(result: dict[str, Any]) -> str:
+    rows = [
+        ["the hub host from bare: the hub's venv, the proxy, units, users, munge, Slurm's client",
+         seconds(result["hub_host_from_bare_s"]), str(result["hub_host_from_bare_changed"]), "report"],
+        ["the hub host again, nothing to change", seconds(result["hub_host_again_s"]),
+         str(result["hub_host_again_changed"]), "0 changed"],
+        ["(the rest of the site first, without the hub host)", seconds(result["site_without_hub_host_s"]), "", ""],
+    ]  # fmt: skip
+    return table(["deploy/site.yml --limit the hub host (jupyterhub_runtime systemd)", "s", "changed", "target"], rows)
+
+
 def workflows_table(result: dict[str, Any]) -> str:
     m, r = result["medians"], result["ratios"]
     n = len(result["samples"]["chain_workflow_s"])
