@@ -35,6 +35,12 @@ def new_user() -> Iterator[str]:
     password = secrets.token_urlsafe(16)
     directory.add_user(USER, UID, password, GROUPS)
     try:
+        # Known to the hub once its SSSD asks the directory: at once, unless the hub looked the name up in the last
+        # 15 s and cached "no such user" (entry_negative_timeout; the hub looks up every user of its database when
+        # it starts, this one included when an earlier run left it there).
+        resolved = lambda: on("jupyterhub", f"getent passwd {USER}").returncode == 0  # noqa: E731
+        seconds = wait_for(f"the hub resolves {USER}", resolved, 30, 0.5)
+        print(f"the hub resolved {USER} {seconds:.1f} s after ldapadd")
         yield password
     finally:
         directory.remove_user(USER, GROUPS)
