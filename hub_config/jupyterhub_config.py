@@ -82,6 +82,10 @@ if os.environ.get("HPCHUB_SERVICE_TOKEN"):
     services.append({"name": "monitoring", "api_token": os.environ["HPCHUB_SERVICE_TOKEN"]})
     roles.append({"name": "monitoring", "services": ["monitoring"],
                   "scopes": ["list:users", "read:users", "read:servers", "servers", "access:servers"]})  # fmt: skip
+if os.environ.get("HPCHUB_METRICS_TOKEN"):
+    # Prometheus's token (roles/monitoring): the hub's /metrics and nothing else.
+    services.append({"name": "prometheus", "api_token": os.environ["HPCHUB_METRICS_TOKEN"]})
+    roles.append({"name": "prometheus", "services": ["prometheus"], "scopes": ["read:metrics"]})
 idle_timeout = int(hub["idle_timeout"])
 if idle_timeout > 0:
     culler = [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={idle_timeout}"]

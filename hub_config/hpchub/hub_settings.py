@@ -57,7 +57,7 @@ def load(path: str | Path) -> Settings:
 # VAR_FILE (never in hub.yaml, `docker inspect` or `systemctl show`). JupyterHub reads the proxy's token, the
 # cookie secret and the crypt key after this file; PGPASSWORD is libpq's.
 SECRET_VARIABLES = ("CONFIGPROXY_AUTH_TOKEN", "JPY_COOKIE_SECRET", "JUPYTERHUB_CRYPT_KEY", "HPCHUB_SERVICE_TOKEN",
-                    "PGPASSWORD")  # fmt: skip
+                    "HPCHUB_METRICS_TOKEN", "PGPASSWORD")  # fmt: skip
 
 
 def secrets_from_files(environ: MutableMapping[str, str]) -> None:

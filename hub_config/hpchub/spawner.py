@@ -38,7 +38,9 @@ from hpchub.start_load import StartLoad
 BATCH_SCRIPT = (
     """#!/bin/bash
 {{directives}}
-#SBATCH --job-name=jupyter-{{username}}{{job_name_suffix}}
+#SBATCH --job-name="""
+    + contract.SERVER_JOB_PREFIX
+    + """{{username}}{{job_name_suffix}}
 #SBATCH --output={{homedir}}/"""
     + contract.SERVER_LOG
     + """

@@ -40,10 +40,11 @@ if [ -f /etc/sssd/sssd.conf ]; then
 fi
 
 # Secrets as files (kept out of `docker inspect`), mounted readable by root only: a copy for the hub's user in a
-# folder of its own, named by the same VAR_FILE. The hub's configuration reads them (hub_settings.secrets_from_files).
+# folder of its own, named by the same VAR_FILE. The hub's configuration reads them (hub_settings.secrets_from_files):
+# every VAR_FILE the container was given (the role's jupyterhub_hub_secret_files), the munge key's apart.
 install -d -o jupyterhub -g jupyterhub -m 0700 /run/hub-secrets
-for var in CONFIGPROXY_AUTH_TOKEN JPY_COOKIE_SECRET JUPYTERHUB_CRYPT_KEY HPCHUB_SERVICE_TOKEN PGPASSWORD; do
-  file_var="${var}_FILE"
+for file_var in $(env | sed -n 's/^\([A-Z0-9_]*_FILE\)=.*/\1/p' | grep -vx MUNGE_KEY_FILE); do
+  var="${file_var%_FILE}"
   file="$(eval "printf '%s' \"\${${file_var}:-}\"")"
   if [ -n "$file" ]; then
     install -o jupyterhub -g jupyterhub -m 0400 "$file" "/run/hub-secrets/$var"

@@ -16,7 +16,7 @@ from tests.support.hubclient import CERTIFICATE, HTTP_PORT, HUB, SECRETS, HubSes
 
 RUNTIME = SECRETS / "runtime"
 VERSION = (ROOT / "VERSION").read_text().strip()
-TEXT_SECRETS = ["proxy-token", "cookie-secret", "crypt-key", "service-token"]
+TEXT_SECRETS = ["proxy-token", "cookie-secret", "crypt-key", "service-token", "metrics-token"]
 
 
 def secret_values() -> dict[str, bytes]:

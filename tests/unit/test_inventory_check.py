@@ -109,6 +109,14 @@ def no_users_group(_hosts, variables):
     del variables["accounts_users_group"]
 
 
+def scrape_interval_in_words(_hosts, variables):
+    variables["monitoring_scrape_interval"] = "5 seconds"
+
+
+def alert_receiver_of_a_bad_address(_hosts, variables):
+    variables["monitoring_alert_receiver"] = {"email": "ops at example.org", "smarthost": "mail:25"}
+
+
 CASES = {
     no_node_cpus: "inventory: slurm_node_cpus is not set, and role slurm requires it (CPUs of each compute node.) for "
     "c1.invalid, c2.invalid, login.invalid ...; set it in group_vars",
@@ -126,6 +134,8 @@ CASES = {
     node_group_of_an_unknown_host: 'slurm_node_groups[0] ({"cpus": 8, "hosts": ["c9"]}): needs hosts',
     db_url_with_password: "jupyterhub_db_url (postgresql://hub:***@db.invalid/jupyterhub): must be empty",
     db_url_of_another_database: "jupyterhub_db_url (mysql://hub@db.invalid/jupyterhub): must be empty",
+    scrape_interval_in_words: "monitoring_scrape_interval (5 seconds) and monitoring_retention (15d) must be",
+    alert_receiver_of_a_bad_address: "monitoring_alert_receiver: {email: ADDRESS, smarthost: HOST:PORT",
 }
 
 

@@ -18,6 +18,9 @@ ENV_CLUSTER_WCKEY = "HPCHUB_CLUSTER_WCKEY"  # the wckey of the jobs that end wit
 ENV_SERVER_ONLY = "HPCHUB_SERVER_ONLY"  # the server's own variables, which the TaskProlog unsets in batch jobs
 ENV_KERNEL_TIME_LIMIT = "HPCHUB_KERNEL_TIME_LIMIT"  # a kernel job's time limit (minutes), for the kernel
 WCKEY_PREFIX = "hpchub-"
+# Job names: a server's job is jupyter-USER[-SERVER], a Slurm kernel's kernel-ID (the Slurm exporter tells them apart).
+SERVER_JOB_PREFIX = "jupyter-"
+KERNEL_JOB_PREFIX = "kernel-"
 # A server's job writes its log here, in the user's home (%j: the job id): the node Epilog knows the job as a
 # Jupyter server's by it, and the hub names it in its messages.
 SERVER_LOG = ".jupyterhub-slurm-%j.log"

@@ -96,7 +96,7 @@ def sbatch_arguments(
     problems = size.problems()
     if problems:
         raise KernelJobError("this kernel spec cannot be submitted: " + "; ".join(problems))
-    args = ["--parsable", f"--job-name=kernel-{kernel_id[:8]}", f"--output={log}", "--no-requeue"]
+    args = ["--parsable", f"--job-name={contract.KERNEL_JOB_PREFIX}{kernel_id[:8]}", f"--output={log}", "--no-requeue"]
     if cwd:
         args.append(f"--chdir={cwd}")
     return [*args, *size.request(environ).sbatch_options()]
