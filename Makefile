@@ -22,7 +22,7 @@ ANSIBLE_ARGS ?=
 DOCKERFILES := $(wildcard images/*/Dockerfile slurm-test-cluster/*/Dockerfile tests/images/*/Dockerfile tests/production/*/Dockerfile)
 YAML_FILES  := $(shell git ls-files --cached --others --exclude-standard '*.yml' '*.yaml' 2>/dev/null)
 
-.PHONY: help venv prerequisites images lock lint lint-every-linter docs bench test test-unit test-images test-infra test-e2e test-faults test-production cluster up down status logs clean
+.PHONY: help venv prerequisites images lock lint lint-every-linter docs bench test test-unit test-images test-infra test-e2e test-faults test-production cluster up down status logs maintenance clean
 
 help: ## list the targets ([Docker]: installs and starts a Docker engine where none answers)
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -97,6 +97,9 @@ status: ## [Docker] the hub and the proxy, the service's address and users, Slur
 
 logs: ## [Docker] the same, with the hub's, the proxy's and slurmctld's recent logs
 	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/status.yml -e status_logs=true
+
+maintenance: ## [Docker] MESSAGE='...' [UNTIL='...']: maintenance mode on (logins and new servers refused), off without MESSAGE
+	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/notices.yml $(ANSIBLE_ARGS)
 
 clean: prerequisites ## [Docker] remove the cluster with its volumes (homes!), the images and build scratch
 	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/down.yml -e test_cluster_remove_volumes=true

@@ -9,8 +9,9 @@ Last, the site's own jupyterhub_config.d/*.py are loaded, in sorted order, over 
 
 import os
 import sys
+from pathlib import Path
 
-from hpchub import hub_settings, places, port_report, time_left
+from hpchub import audit, dashboard, hub_settings, notices, places, port_report, time_left
 from hpchub.proxy_watch import WatchedProxy
 from hpchub.spawner import HpcSlurmSpawner
 
@@ -35,7 +36,20 @@ c.JupyterHub.allow_named_servers = int(hub["named_servers"]) > 0
 c.JupyterHub.named_server_limit_per_user = int(hub["named_servers"])
 # The home page lists them as a grid of Slurm jobs: place, state, job, node, time left (hpchub/templates).
 c.JupyterHub.template_paths = [hub_settings.TEMPLATES]
-c.JupyterHub.extra_handlers = time_left.HANDLERS
+# The operators' dashboard from Prometheus (roles/monitoring), for admins: /hub/hpchub/dashboard.
+c.JupyterHub.extra_handlers = (
+    time_left.HANDLERS + notices.HANDLERS + dashboard.install(hub["prometheus_url"], hub["prometheus_link"])
+)
+# Announcements on every page and maintenance mode (jupyterhub_announcement, jupyterhub_maintenance, the admins'
+# /hub/hpchub/announce), read from files as they change: no restart.
+service_notices = notices.install(hub["notices_dir"])
+c.JupyterHub.template_vars = {"announcement": service_notices.page_announcement}
+c.Authenticator.post_auth_hook = notices.refuse_logins_during_maintenance
+# The audit trail (hpchub.audit): logins, spawns, stops and their actor, tokens, shares, admin rights; JSON lines.
+trail = hub["audit"]
+audit.install(trail["path"], int(trail["max_mb"]) * 2**20, int(trail["files"]))
+audit.record_admins(hub["admin_users"], Path(trail["path"]).with_name("admins.json"))
+c.JupyterHub.tornado_settings = audit.tornado_settings()
 c.JupyterHub.cleanup_proxy = False
 
 authenticator = hub_settings.apply_authenticator(c, hub["authenticator"])

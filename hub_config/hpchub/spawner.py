@@ -18,7 +18,7 @@ from hpc_slurm.states import ACTIVE, base_state
 from tornado import web
 from traitlets import Bool, Float, Int, List, Unicode, default
 
-from hpchub import spawn_form
+from hpchub import audit, notices, spawn_form
 from hpchub.home_quota import QuotaCheck, check_home_quota
 from hpchub.hub_state import HubState, hub_state
 from hpchub.options import (
@@ -212,6 +212,10 @@ class HpcSlurmSpawner(SlurmSpawner):
             self.ip = self.state_gethost()
             await self._while_job_runs("listen", self._listening, load)
         self.log.info("Notebook server job %s listens at %s:%s", self.job_id, self.ip, self.port)
+        options = self.spawn_options
+        audit.event("server_started", user=self.user.name, server=self.name or None,
+                    place=options.place if options else None, partition=options.partition if options else None,
+                    job_id=str(self.job_id), node=self.ip)  # fmt: skip
         return self.ip, self.port
 
     def report_port(self, port: int) -> None:
@@ -330,6 +334,10 @@ class HpcSlurmSpawner(SlurmSpawner):
                              self.user_lookup_wait, self.job_id)  # fmt: skip
             return None
         result: int | None = await super().poll()
+        if result is not None and self.job_id:
+            state = (self.job_status or "").split(" ")[0] or None
+            audit.event("server_ended", user=self.user.name, server=self.name or None, job_id=str(self.job_id),
+                        actor="slurm", actor_kind="slurm", state=state)  # fmt: skip
         return result
 
     async def _user_known(self) -> bool:
@@ -395,7 +403,8 @@ class HpcSlurmSpawner(SlurmSpawner):
 
 
 async def apply_user_options(spawner: HpcSlurmSpawner, user_options: dict[str, Any]) -> None:
-    """The one path of every spawn (form and REST): parse (400) and check the home quota (403) first."""
+    """The one path of every spawn (form and REST): maintenance (503), parse (400) and the home quota (403) first."""
+    notices.refuse_during_maintenance(spawner.user, "New servers cannot start")
     spawner.spawn_options = await spawner.parse(dict(user_options or {}))
     await spawner.check_quota()
     options = spawner.spawn_options

@@ -53,5 +53,7 @@ for file_var in $(env | sed -n 's/^\([A-Z0-9_]*_FILE\)=.*/\1/p' | grep -vx MUNGE
 done
 
 install -d -o jupyterhub -g jupyterhub -m 0700 /srv/jupyterhub /srv/jupyterhub/mfa /srv/jupyterhub/faillock
+# The audit trail (hpchub.audit), on the hub host when the role mounts its folder here.
+install -d -o jupyterhub -g jupyterhub -m 0750 /var/log/jupyterhub
 cd /srv/jupyterhub
 exec setpriv --reuid=jupyterhub --regid=jupyterhub --init-groups --inh-caps=-all -- "$@"

@@ -1,4 +1,4 @@
-"""Faults 1 and 2: the hub restarted and re-created, the proxy restarted."""
+"""Faults 1 and 2: the hub restarted, stopped (the proxy's maintenance page) and re-created, the proxy restarted."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import time
 
 from tests.support.cluster import check_intact, jupyter_jobs, make, timed
 from tests.support.docker import docker, on
-from tests.support.hubclient import HubSession, hub_healthy
+from tests.support.hubclient import HubSession, hub_healthy, public_get
+from tests.support.monitoring import SCRAPE_INTERVAL_S, alerts
 from tests.support.waiting import wait_for
 
 
@@ -49,6 +50,29 @@ def test_hub_restarted_keeps_every_named_server(servers):
         for name in options:
             erin.api("DELETE", f"/users/erin/servers/{name}", json={"remove": True})
         wait_for("erin's named servers' jobs gone", lambda: not named_jobs(), 60, 0.5)
+    check_intact(servers, jobs)
+
+
+def test_hub_stopped_for_an_upgrade_shows_the_maintenance_page_and_servers_keep_answering(servers):
+    """What users see while the hub is down for an upgrade (make maintenance first): the proxy's page with the
+    operator's message for the hub's pages and for a server whose route is gone; running servers still answer."""
+    jobs = jupyter_jobs()
+    make("maintenance", "MESSAGE=Upgrading JupyterHub to the new release", "UNTIL=14:30 UTC")
+    docker("stop", "jupyterhub")
+    try:
+        for path in ("/hub/home", "/user/nobody/lab"):
+            page = public_get(path, allow_redirects=False)
+            assert page.status_code == 503, (path, page.status_code)
+            assert "Upgrading JupyterHub to the new release" in page.text and "14:30 UTC" in page.text, path
+        assert all(server.answers() for server in servers.values())
+        timed("HubDown pending", lambda: alerts("HubDown", state="pending") or alerts("HubDown"),
+              2 * SCRAPE_INTERVAL_S + 3)  # fmt: skip
+    finally:
+        docker("start", "jupyterhub")
+        timed("hub healthy after its upgrade", hub_healthy, 90)
+        make("maintenance")
+    page = public_get("/nobody-here", allow_redirects=False)  # the hub's own 404 again, not the proxy's page
+    assert "Upgrading JupyterHub" not in page.text
     check_intact(servers, jobs)
 
 

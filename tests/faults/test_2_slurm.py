@@ -1,4 +1,5 @@
-"""Faults 3 to 5: the Slurm controller down for 30 s, a compute node killed, a job cancelled by an admin."""
+"""Faults 3 to 5: the Slurm controller down for 30 s, a compute node killed, a job cancelled by an admin; each
+fault's alert fires within two scrape intervals of Prometheus seeing it and resolves when it is over."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ import pytest
 from tests.support.cluster import check_intact, check_no_orphans, jupyter_jobs, start_server, timed
 from tests.support.docker import docker, on
 from tests.support.hubclient import HubSession, KernelDied
+from tests.support.monitoring import SCRAPE_INTERVAL_S, alerts, received, start_receiver
 from tests.support.waiting import wait_for
+
+# An alert without `for` fires at the first rule evaluation after the scrape that saw the fault: within two
+# scrape intervals (the evaluation interval is the same), plus Slurm's clients' own answer.
+ALERT_WITHIN_S = 2 * SCRAPE_INTERVAL_S + 3
 
 
 def controller_answers() -> bool:
@@ -22,10 +28,12 @@ def test_controller_down_30_s_loses_no_server_and_a_spawn_meanwhile_fails_clearl
     assert erin.login().status_code == 200
     if erin.server():
         erin.stop()
+    start_receiver()
     stopped = time.monotonic()
     assert on("slurmctld", "systemctl stop slurmctld").returncode == 0
     try:
         assert not controller_answers()
+        timed("SlurmControllerDown firing", lambda: alerts("SlurmControllerDown"), ALERT_WITHIN_S, since=stopped)
         for server in servers.values():
             assert server.answers(), f"{server.user}'s server stopped answering with the controller down"
         asked = time.monotonic()
@@ -45,9 +53,11 @@ def test_controller_down_30_s_loses_no_server_and_a_spawn_meanwhile_fails_clearl
         dave.session.api("DELETE", "/users/dave/server")
         dave.session.wait("dave's server stopped in the hub", lambda: not dave.session.server(), 60, 0.5)
         wait_for("30 s of outage", lambda: time.monotonic() - stopped >= 30, 40, 1)
+        assert received("SlurmControllerDown"), "Alertmanager sent nothing to the site's webhook"
     finally:
         on("slurmctld", "systemctl start slurmctld")
     timed("controller answers again", controller_answers, 60)
+    timed("SlurmControllerDown resolved", lambda: not alerts("SlurmControllerDown"), ALERT_WITHIN_S + 10)
     timed("dave's job cancelled once Slurm is back", lambda: "dave" not in jupyter_jobs().values(), 30)
     check_intact(servers, {job: user for job, user in jobs.items() if user != "dave"})
     assert "erin" not in jupyter_jobs().values()
@@ -64,6 +74,8 @@ def test_a_killed_node_shows_its_servers_stopped_within_60_s_and_the_user_respaw
     try:
         timed(f"alice's server shown stopped after {node} was killed", lambda: not alice.session.server(), 60,
               since=killed)  # fmt: skip
+        # Slurm marks the node not responding after SlurmdTimeout (20 s); the alert follows within two scrapes.
+        timed(f"NodeDown firing for {node}", lambda: alerts("NodeDown", node=node), 60, since=killed)
         for server in others.values():
             assert server.answers(), f"{server.user}'s server was touched by the loss of {node}"
         again = start_server("alice", {"partition": "interactive", "cpus": 1, "time": 30})

@@ -84,7 +84,7 @@ def test_admin_rights_follow_the_inventory(servers, tmp_path):
         wait_for("the hub back after its restart", hub_healthy, 60, 0.5)
         assert dave_reaches_alice() == (True, True)
     finally:
-        make("up", "ANSIBLE_ARGS=--limit localhost")  # the inventory again: no admin
+        make("up", "ANSIBLE_ARGS=--limit localhost")  # the inventory again: erin alone
     wait_for("the hub back after its restart", hub_healthy, 60, 0.5)
     assert dave_reaches_alice() == (False, False)
     check_intact(servers, jobs)

@@ -4,19 +4,16 @@ per scrape at 1,000 queued jobs, and the alerting rules pass promtool's checks a
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.support.docker import docker, on
 from tests.support.infra import as_user, hosts_of
+from tests.support.monitoring import prometheus, query
 from tests.support.waiting import wait_for
 
-PROMETHEUS = "http://127.0.0.1:9090"
 HERE = Path(__file__).parent
 SAMPLE = re.compile(r"^(\w+)(?:\{(.*)\})? (\S+)$")
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
@@ -29,16 +26,6 @@ FETCH = (
     "try: print(u.urlopen(r, timeout=20).read().decode())\n"
     'except e.HTTPError as err: print("HTTP", err.code)\''
 )
-
-
-def prometheus(path: str, **params: str) -> dict:
-    url = f"{PROMETHEUS}{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
-    with urllib.request.urlopen(url, timeout=10) as answer:
-        return json.load(answer)
-
-
-def query(expr: str) -> list[dict]:
-    return prometheus("/api/v1/query", query=expr)["data"]["result"]
 
 
 def scrape_exporter() -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -149,3 +136,16 @@ def test_the_alerting_rules_pass_promtools_checks_and_unit_tests(monitoring_host
         assert tested.returncode == 0, tested.stdout + tested.stderr
     finally:
         on(monitoring_host, "rm -f /etc/prometheus/rules-test.yml")
+
+
+def test_every_dashboard_query_runs_on_prometheus():
+    """The admins' dashboard and the Grafana dashboard (hpchub.dashboard's PANELS): each query is valid PromQL
+    over the metrics Prometheus has (a misspelt metric would answer nothing; the hub's and Slurm's are there)."""
+    from hpchub.dashboard import PANELS
+
+    for panel in PANELS:
+        answer = prometheus("/api/v1/query", query=panel.expr)
+        assert answer["status"] == "success", (panel.title, answer)
+    for metric in ("jupyterhub_server_spawn_duration_seconds_bucket", "jupyterhub_active_users", "slurm_jobs_pending",
+                   "slurm_nodes", "slurm_partition_cpus_allocated", "slurm_partition_gpus_allocated"):  # fmt: skip
+        assert query(f"count({metric})"), f"Prometheus has no {metric}"

@@ -669,3 +669,19 @@ def test_the_home_pages_time_left_from_squeues_forms():
 
     out = "101|19:43\n102|1:59:40\n103|2-03:00:00\n104|UNLIMITED\n105|0:07\n"
     assert parse_time_left(out) == {"101": 1183, "102": 7180, "103": 183600, "104": None, "105": 7}
+
+
+def test_maintenance_refuses_a_new_server_before_slurm_is_asked(make_spawner, fake_slurm, tmp_path):
+    from hpchub import notices
+
+    (tmp_path / "maintenance.json").write_text('{"message": "Upgrading Slurm", "until": "15:00"}')
+    notices.install(str(tmp_path), str(tmp_path))
+    try:
+        spawner = make_spawner()
+        with pytest.raises(HTTPError) as refused:
+            asyncio.run(spawner._run_apply_user_options({}))
+        assert refused.value.status_code == 503
+        assert "Upgrading Slurm" in refused.value.log_message
+        assert fake_slurm.calls("sinfo") == [] and fake_slurm.calls("sbatch") == []
+    finally:
+        notices.NOTICES = None

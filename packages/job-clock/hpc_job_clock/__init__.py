@@ -1,5 +1,6 @@
 """The time left in the Jupyter server's own Slurm job: GET <base_url>/hpc-job-clock/job for JupyterLab's
-status bar (the hpc-job-clock JupyterLab extension), from squeue's TimeLeft of $HPCHUB_JOB_ID."""
+status bar (the hpc-job-clock JupyterLab extension), from squeue's TimeLeft of $HPCHUB_JOB_ID; and the service's
+notices (GET <base_url>/hpc-job-clock/notices), which the extension shows as notifications."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 
 
 def _load_jupyter_server_extension(server_app: Any) -> None:
-    from hpc_job_clock.handlers import JobClockHandler  # jupyter_server, only where a server loads us
+    from hpc_job_clock.handlers import JobClockHandler, NoticesHandler  # jupyter_server, where a server loads us
 
     web_app = server_app.web_app
-    route = web_app.settings["base_url"].rstrip("/") + "/hpc-job-clock/job"
-    web_app.add_handlers(".*$", [(route, JobClockHandler)])
+    base = web_app.settings["base_url"].rstrip("/") + "/hpc-job-clock"
+    web_app.add_handlers(".*$", [(f"{base}/job", JobClockHandler), (f"{base}/notices", NoticesHandler)])

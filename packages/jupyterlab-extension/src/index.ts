@@ -5,6 +5,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { Widget } from '@lumino/widgets';
 
+import { noticesPlugin } from './notices';
 import { submitPlugin } from './submit';
 
 // What the server extension says of the server's own Slurm job (GET <base>/hpc-job-clock/job).
@@ -76,4 +77,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [plugin, submitPlugin];
+export default [plugin, submitPlugin, noticesPlugin];
