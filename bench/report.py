@@ -140,6 +140,17 @@ def hub_host_table(result: dict[str, Any]) -> str:
     return table(["deploy/site.yml --limit the hub host (jupyterhub_runtime systemd)", "s", "changed", "target"], rows)
 
 
+def monitoring_table(result: dict[str, Any]) -> str:
+    rows = [[label, f"{use['cpu_percent']:.2f}", f"{use['rss_mb']:.0f}"] for label, use in result["usage"].items()]
+    rows += [
+        ["Prometheus's series in memory (head)", str(result["prometheus_series"]), ""],
+        ["a Slurm exporter scrape, empty queue (s, median)", f"{result['scrape_empty_s']:.3f}", ""],
+        ["a Slurm exporter scrape, 1,000 queued jobs (s, median)", f"{result['scrape_1000_jobs_s']:.3f}", ""],
+    ]  # fmt: skip
+    return table([f"the monitoring's own cost (CPU over {result['window_s']} s, scrapes every 5 s)", "CPU %",
+                  "RSS MB"], rows)  # fmt: skip
+
+
 def workflows_table(result: dict[str, Any]) -> str:
     m, r = result["medians"], result["ratios"]
     n = len(result["samples"]["chain_workflow_s"])

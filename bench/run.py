@@ -18,7 +18,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import concurrency, hub_host, kernels, logins, parallel, proxy_load, report, spawn_latency, workflows
+from bench import (
+    concurrency,
+    hub_host,
+    kernels,
+    logins,
+    monitoring,
+    parallel,
+    proxy_load,
+    report,
+    spawn_latency,
+    workflows,
+)
 from bench.cluster import ROOT, compute_nodes, idle_memory_mb, image_sizes_mb, timed
 from bench.stats import summary
 
@@ -30,9 +41,11 @@ SECTIONS: dict[str, tuple[str, Callable[[int, Callable[[str], None]], dict[str, 
     "kernels": ("Kernels as Slurm jobs, and servers on the login node", kernels.measure),
     "logins": ("Logins with users in the directory", logins.measure),
     "hub_host": ("A hub host without Docker: the hub and the proxy as systemd services", hub_host.measure),
+    "monitoring": ("The monitoring's own cost", monitoring.measure),
 }
 TABLES = {"parallel": report.parallel_table, "workflows": report.workflows_table, "kernels": report.kernels_table,
-          "logins": report.logins_table, "hub_host": report.hub_host_table}  # fmt: skip
+          "logins": report.logins_table, "hub_host": report.hub_host_table,
+          "monitoring": report.monitoring_table}  # fmt: skip
 IMAGES = ["notebook", "hub", "proxy", "node"]
 
 

@@ -53,7 +53,9 @@ for file_var in $(env | sed -n 's/^\([A-Z0-9_]*_FILE\)=.*/\1/p' | grep -vx MUNGE
 done
 
 install -d -o jupyterhub -g jupyterhub -m 0700 /srv/jupyterhub /srv/jupyterhub/mfa /srv/jupyterhub/faillock
-# The audit trail (hpchub.audit), on the hub host when the role mounts its folder here.
+# The audit trail (hpchub.audit), on the hub host when the role mounts its folder here: the hub's user owns it
+# and its files, whoever made them (a check of the configuration run as root writes there too).
 install -d -o jupyterhub -g jupyterhub -m 0750 /var/log/jupyterhub
+chown -R jupyterhub:jupyterhub /var/log/jupyterhub
 cd /srv/jupyterhub
 exec setpriv --reuid=jupyterhub --regid=jupyterhub --init-groups --inh-caps=-all -- "$@"

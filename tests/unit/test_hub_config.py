@@ -68,6 +68,12 @@ def api_routes() -> Iterator[None]:
 
 
 def load(settings: Path, monkeypatch):
+    """The configuration as the hub loads it, its audit trail beside `settings` (the rendered path is the hub
+    host's: /var/log/..., which a test must not write)."""
+    values = yaml.safe_load(settings.read_text()) if settings.exists() else None
+    if isinstance(values, dict) and isinstance(values.get("audit"), dict):  # not the tests of broken files
+        values["audit"]["path"] = str(settings.with_name("audit.jsonl"))
+        settings.write_text(yaml.safe_dump(values))
     monkeypatch.setenv("HUB_SETTINGS", str(settings))
     monkeypatch.delenv("HPCHUB_SERVICE_TOKEN", raising=False)
     return PyFileConfigLoader("jupyterhub_config.py", path=str(ROOT / "hub_config")).load_config()
