@@ -2,8 +2,8 @@
 Slurm exporter at the local scale, and the Slurm exporter's time per scrape with an empty queue and with 1,000
 queued jobs (a held job array, one call of each Slurm command per scrape whatever its size).
 
-CPU is each process's, with its children's (user + system, from /proc/PID/stat) over a window of Prometheus scraping every target
-every 5 s; memory its resident set. Load goes to the project's containers only.
+CPU is each process's, with its children's (user + system, from /proc/PID/stat) over a window of Prometheus
+scraping every target every 5 s; memory its resident set. Load goes to the project's containers only.
 """
 
 from __future__ import annotations
