@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -96,3 +97,30 @@ def test_a_spawn_through_the_proxy_runs_on_a_compute_node_and_writes_scratch(sit
     assert session.run_in_kernel("s = %sinfo\nprint(sorted(set(s['PARTITION'])))").strip() == "['work*']"
     assert json_of(session.api("GET", f"/users/{USER}"))["servers"][""]["ready"]
     session.stop()
+
+
+PROMETHEUS_TARGETS = """
+import json, urllib.request
+answer = json.load(urllib.request.urlopen("http://127.0.0.1:9090/api/v1/targets?state=active", timeout=10))
+print(json.dumps({t["labels"]["job"] + " " + t["labels"]["instance"]: t["health"]
+                  for t in answer["data"]["activeTargets"]}))
+"""
+
+
+def test_prometheus_on_the_monitoring_host_scrapes_every_host_slurm_and_the_hub(site: Site):
+    """The monitoring role on a bare host: Prometheus, node_exporter on every host, the Slurm exporter on the
+    controller, the hub's /metrics with its token and the public address through the proxy, every one up."""
+    expected = {f"node {h.name}" for h in hosts.inventory_hosts()} | {
+        "prometheus prod-ldap",
+        "slurm prod-ctl",
+        "hub prod-jupyter",
+        "proxy https://prod-jupyter/hub/health",
+    }
+    seen: dict[str, str] = {}
+
+    def all_up() -> bool:
+        seen.update(json.loads(on("prod-ldap", f"python3 -c '{PROMETHEUS_TARGETS}'")))
+        return set(seen) == expected and set(seen.values()) == {"up"}
+
+    wait_for("every target up on prod-ldap's Prometheus", all_up, 60, 1)
+    assert on("prod-ctl", "systemctl is-active hpc-slurm-exporter").strip() == "active"
