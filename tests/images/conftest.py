@@ -49,8 +49,10 @@ def slurm_conf(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def hub_yaml(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """hub.yaml as the jupyterhub role renders it: the hub does not start without it."""
-    return render_hub_yaml(tmp_path_factory.mktemp("hub-settings"))
+    """hub.yaml as the jupyterhub role renders it: the hub does not start without it. No admin: the inventory's
+    (erin) is a user of the cluster's directory, which a lone hub container has not (the hub creates an admin at
+    its start, and PAM's authenticator refuses a user the system does not know)."""
+    return render_hub_yaml(tmp_path_factory.mktemp("hub-settings"), jupyterhub_admin_users=[])
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,9 @@ import pytest
 from tests.support.docker import ROOT, docker
 from tests.support.images import image
 
-SIZE_BUDGET_MB = {"notebook": 1500, "hub": 600, "proxy": 250, "node": 1500}
+# The node image (test cluster only) holds every host kind's Debian packages: Prometheus and its exporters (about
+# 170 MB, the monitoring role's) took it from 1.5 to 1.69 GB.
+SIZE_BUDGET_MB = {"notebook": 1500, "hub": 600, "proxy": 250, "node": 1750}
 COMPILERS = ("cc", "gcc", "g++", "c++", "clang", "make", "ld")
 
 

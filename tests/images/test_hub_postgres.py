@@ -42,7 +42,8 @@ def hub_on_postgres(containers: Containers, postgres_image: str, munge_key: Path
     proxy = containers.start(image("proxy"), ["--network", net, "--network-alias", "proxy",
                                               "--env", f"CONFIGPROXY_AUTH_TOKEN={token}"])  # fmt: skip
     folder = tmp_path_factory.mktemp("hub-postgres")
-    render_hub_yaml(folder, jupyterhub_db_url="postgresql://hub@db/jupyterhub")
+    # No admin: the inventory's is a user of the cluster's directory, which this hub has not.
+    render_hub_yaml(folder, jupyterhub_db_url="postgresql://hub@db/jupyterhub", jupyterhub_admin_users=[])
     (folder / "db-password").write_text(password)
     (folder / "db-password").chmod(0o444)  # the container's root reads it; the role installs it 0400 root
     wait_healthy(db)
