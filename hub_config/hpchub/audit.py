@@ -16,6 +16,7 @@ login's user name only. `docs/operations.md` says where the trail is and how to 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import logging.handlers
@@ -44,6 +45,23 @@ _API_EVENTS: list[tuple[str, re.Pattern[str], str, frozenset[int]]] = [
 ]
 
 
+PRIVATE = 0o640  # the trail's files: the hub's user writes, its group (adm on a hub host) reads, no one else
+
+
+def _private(path: str | Path) -> None:
+    with contextlib.suppress(OSError):  # another owner's file: the hub cannot open it either, and says so
+        Path(path).chmod(PRIVATE)
+
+
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """RotatingFileHandler whose every file (the first, and each after a rollover) is PRIVATE."""
+
+    def _open(self) -> Any:
+        stream = super()._open()
+        _private(self.baseFilename)
+        return stream
+
+
 class _JsonLines(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return json.dumps(record.msg, sort_keys=False, default=str)  # record.msg is the event's dict
@@ -52,7 +70,7 @@ class _JsonLines(logging.Formatter):
 def install(path: str, max_bytes: int = 50 * 2**20, files: int = 10) -> None:
     """Write the trail to `path` (its folder made), rotated at `max_bytes`, `files` old ones kept."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=files, encoding="utf-8")
+    handler = _PrivateRotatingFileHandler(path, maxBytes=max_bytes, backupCount=files, encoding="utf-8")
     handler.setFormatter(_JsonLines())
     for old in list(LOGGER.handlers):
         LOGGER.removeHandler(old)
@@ -141,6 +159,7 @@ def record_admins(admins: Iterable[str], state: Path, by: str = "deploy") -> Non
             event("admin_granted", user=name, actor=by, actor_kind="deploy")
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text(json.dumps(now))
+    _private(state)
 
 
 def tornado_settings(previous: dict[str, Any] | None = None) -> dict[str, Any]:

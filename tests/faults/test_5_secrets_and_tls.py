@@ -15,6 +15,7 @@ from tests.support.docker import ROOT, docker, on
 from tests.support.hubclient import CERTIFICATE, HTTP_PORT, HUB, SECRETS, HubSession
 
 RUNTIME = SECRETS / "runtime"
+AUDIT = SECRETS / "audit"  # jupyterhub_audit_dir in the local inventory
 VERSION = (ROOT / "VERSION").read_text().strip()
 TEXT_SECRETS = ["proxy-token", "cookie-secret", "crypt-key", "service-token", "metrics-token"]
 
@@ -60,6 +61,11 @@ def test_secret_files_are_private():
             continue  # configuration and the public certificate, mounted into containers
         if path.parent == RUNTIME / "jupyterhub_config.d":
             continue  # the site's own hub configuration (jupyterhub_config_d), read by the hub's user
+        if RUNTIME / "notices" in (path, path.parent):
+            continue  # the announcement, maintenance mode and the proxy's page: public, read by the hub and proxy
+        if AUDIT in (path, path.parent):
+            assert path.stat().st_mode & 0o007 == 0, f"{path}: readable by others"  # the trail: 0750, not secret
+            continue
         if path == CERTIFICATE or path.suffix == ".crt":
             continue  # certificates are public (the proxy's, the directory's CA and server)
         mode = path.stat().st_mode & 0o777

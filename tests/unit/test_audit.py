@@ -104,6 +104,7 @@ def test_spawner_events_and_rotation(trail):
         audit.event("server_started", user="alice", server=None, job_id=str(job), node="c1", place="interactive")
     rotated = sorted(path.name for path in trail.parent.iterdir())
     assert rotated == ["audit.jsonl", "audit.jsonl.1", "audit.jsonl.2"]
+    assert {oct(path.stat().st_mode & 0o777) for path in trail.parent.iterdir()} == {"0o640"}  # no one else
     entry = lines(trail)[-1]
     assert entry["event"] == "server_started" and "server" not in entry and entry["time"].endswith("Z")
 
