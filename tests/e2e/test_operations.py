@@ -6,7 +6,6 @@ holds no secret. In order: each test leaves what the next one reads (alice's ser
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -18,22 +17,18 @@ from tests.support.browser import TOASTS, log_in, screenshot, wait_for_lab
 from tests.support.cluster import make
 from tests.support.docker import on
 from tests.support.hubclient import SECRETS, HubSession, json_of, public_get
-from tests.support.monitoring import query
+from tests.support.monitoring import query, samples, total
 from tests.support.waiting import wait_for
 
 AUDIT = SECRETS / "audit/audit.jsonl"  # jupyterhub_audit_dir in the local inventory
 METRICS_TOKEN = SECRETS / "metrics-token"
 OPTIONS = {"partition": "interactive", "cpus": 1, "time": 30}
-SAMPLE = re.compile(r"^(\w+)(?:\{(.*)\})? (\S+)$", re.MULTILINE)
 
 
 def hub_metric(name: str, **labels: str) -> float:
     """A metric of the hub's /metrics, read as Prometheus does (its token, through the proxy)."""
     token = METRICS_TOKEN.read_text().strip()
-    text = public_get("/hub/metrics", headers={"Authorization": f"token {token}"}).text
-    wanted = [f'{key}="{value}"' for key, value in labels.items()]
-    return sum(float(value) for metric, inside, value in SAMPLE.findall(text)
-               if metric == name and all(label in (inside or "") for label in wanted))  # fmt: skip
+    return total(samples(public_get("/hub/metrics", headers={"Authorization": f"token {token}"}).text), name, **labels)
 
 
 def trail() -> list[dict]:

@@ -4,19 +4,16 @@ per scrape at 1,000 queued jobs, and the alerting rules pass promtool's checks a
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
 from tests.support.docker import docker, on
 from tests.support.infra import as_user, hosts_of
-from tests.support.monitoring import prometheus, query
+from tests.support.monitoring import Samples, prometheus, query, samples, total
 from tests.support.waiting import wait_for
 
 HERE = Path(__file__).parent
-SAMPLE = re.compile(r"^(\w+)(?:\{(.*)\})? (\S+)$")
-LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 # The node image has no curl: Python's urllib, on the monitoring host (argv: URL [TOKEN FILE]); prints the body,
 # or the HTTP status after "HTTP " when it is an error.
 FETCH = (
@@ -28,23 +25,12 @@ FETCH = (
 )
 
 
-def scrape_exporter() -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+def scrape_exporter() -> Samples:
     """The Slurm exporter's metrics as Prometheus reads them, scraped from the monitoring host."""
     controller = hosts_of("slurm_controller")[0]
     done = on(hosts_of("monitoring")[0], f"{FETCH} http://{controller}:9817/metrics")
     assert done.returncode == 0, done.stderr
-    found = {}
-    for line in done.stdout.splitlines():
-        match = SAMPLE.match(line)
-        if match and not line.startswith("#"):
-            labels = frozenset(LABEL.findall(match.group(2) or ""))
-            found[(match.group(1), labels)] = float(match.group(3))
-    return found
-
-
-def total(found: dict, name: str, **labels: str) -> float:
-    wanted = set(labels.items())
-    return sum(value for (metric, have), value in found.items() if metric == name and wanted <= have)
+    return samples(done.stdout)
 
 
 @pytest.fixture(scope="module", autouse=True)

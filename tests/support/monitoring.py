@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.parse
 import urllib.request
 from typing import Any
@@ -25,6 +26,27 @@ RECEIVER = (
     "    def log_message(self, *args): pass\n"
     "http.server.HTTPServer(('127.0.0.1', 9099), H).serve_forever()\n"
 )
+
+
+SAMPLE = re.compile(r"^(\w+)(?:\{(.*)\})? (\S+)$")
+LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def samples(text: str) -> Samples:
+    """Prometheus's text format read as Prometheus does: (metric, its labels) -> value."""
+    found: Samples = {}
+    for line in text.splitlines():
+        match = SAMPLE.match(line)
+        if match and not line.startswith("#"):
+            found[(match.group(1), frozenset(LABEL.findall(match.group(2) or "")))] = float(match.group(3))
+    return found
+
+
+def total(found: Samples, name: str, **labels: str) -> float:
+    """The sum of metric `name` over the series whose labels include `labels`."""
+    wanted = set(labels.items())
+    return sum(value for (metric, have), value in found.items() if metric == name and wanted <= have)
 
 
 def prometheus(path: str, **params: str) -> Any:
