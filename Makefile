@@ -22,7 +22,7 @@ ANSIBLE_ARGS ?=
 DOCKERFILES := $(wildcard images/*/Dockerfile slurm-test-cluster/*/Dockerfile tests/images/*/Dockerfile tests/production/*/Dockerfile)
 YAML_FILES  := $(shell git ls-files --cached --others --exclude-standard '*.yml' '*.yaml' 2>/dev/null)
 
-.PHONY: help venv prerequisites images lock lint lint-every-linter docs bench test test-unit test-images test-infra test-e2e test-faults test-production cluster up down status logs maintenance clean
+.PHONY: help venv prerequisites images lock lint lint-every-linter docs bench test test-unit test-images test-infra test-e2e test-faults test-production cluster up down status logs maintenance backup restore clean
 
 help: ## list the targets ([Docker]: installs and starts a Docker engine where none answers)
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -101,7 +101,16 @@ logs: ## [Docker] the same, with the hub's, the proxy's and slurmctld's recent l
 maintenance: ## [Docker] MESSAGE='...' [UNTIL='...']: maintenance mode on (logins and new servers refused), off without MESSAGE
 	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/notices.yml $(ANSIBLE_ARGS)
 
-clean: prerequisites ## [Docker] remove the cluster with its volumes (homes!), the images and build scratch
+backup: prerequisites ## [Docker] one dated archive (0600, with its .sha256) of the hub's and Slurm's databases, slurmctld's state and the secrets, in $(INVENTORY)/backups
+	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/backup.yml $(ANSIBLE_ARGS)
+
+restore: prerequisites ## [Docker] BACKUP=archive: put a backup back onto the running deployment (or a new one: make up first), then make up
+	@if [ -z "$(BACKUP)" ]; then echo "make restore: name the archive, e.g. make restore BACKUP=$$(ls -t $(INVENTORY)/backups/*.tar.gz 2>/dev/null | head -1 || echo $(INVENTORY)/backups/....tar.gz)" >&2; exit 2; fi
+	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/restore.yml -e backup_archive=$(abspath $(BACKUP)) -e restore_deploy=false $(ANSIBLE_ARGS)
+	@$(MAKE) --no-print-directory up ANSIBLE_ARGS="$(ANSIBLE_ARGS) -e slurm_restored=true"
+
+clean: prerequisites ## [Docker] remove the cluster with its volumes (homes!), its secrets, the images (not with KEEP_IMAGES=1) and build scratch; backups are kept
 	@$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) deploy/down.yml -e test_cluster_remove_volumes=true
-	@docker image rm -f $(foreach i,node notebook hub proxy,$(IMAGE_PREFIX)/$(i):$(IMAGE_TAG)) 2>/dev/null || true
+	@if [ -f $(INVENTORY)/nodes.docker.yml ]; then rm -rf $(INVENTORY)/secrets; fi
+	@$(if $(KEEP_IMAGES),true,docker image rm -f $(foreach i,node notebook hub proxy,$(IMAGE_PREFIX)/$(i):$(IMAGE_TAG)) 2>/dev/null || true)
 	@rm -rf .build
