@@ -30,6 +30,9 @@ c.ConfigurableHTTPProxy.should_start = False
 c.ConfigurableHTTPProxy.api_url = hub["proxy_api_url"]
 if hub["db_url"]:  # empty: JupyterHub's SQLite file in the working directory, the state volume
     c.JupyterHub.db_url = hub["db_url"]
+# A new release's JupyterHub migrates its database at start (upstream backs SQLite up first, beside it, as
+# jupyterhub.sqlite.<time>); the jupyterhub role also keeps a copy before it replaces the hub's image.
+c.JupyterHub.upgrade_db = True
 c.JupyterHub.cleanup_servers = False  # servers are Slurm jobs: a hub restart must not cancel them
 # Several servers per user (each its own Slurm job): the default one plus up to named_servers named ones.
 c.JupyterHub.allow_named_servers = int(hub["named_servers"]) > 0

@@ -117,6 +117,12 @@ def alert_receiver_of_a_bad_address(_hosts, variables):
     variables["monitoring_alert_receiver"] = {"email": "ops at example.org", "smarthost": "mail:25"}
 
 
+def variable_a_release_renamed(_hosts, variables):
+    """As a site's inventory of the last release would be, had this release renamed slurm_node_cpus."""
+    variables["inventory_check_renamed_variables"] = {"slurm_cpus": {"name": "slurm_node_cpus", "release": "0.2.0"}}
+    variables["slurm_cpus"] = 4
+
+
 CASES = {
     no_node_cpus: "inventory: slurm_node_cpus is not set, and role slurm requires it (CPUs of each compute node.) for "
     "c1.invalid, c2.invalid, login.invalid ...; set it in group_vars",
@@ -136,6 +142,8 @@ CASES = {
     db_url_of_another_database: "jupyterhub_db_url (mysql://hub@db.invalid/jupyterhub): must be empty",
     scrape_interval_in_words: "monitoring_scrape_interval (5 seconds) and monitoring_retention (15d) must be",
     alert_receiver_of_a_bad_address: "monitoring_alert_receiver: {email: ADDRESS, smarthost: HOST:PORT",
+    variable_a_release_renamed: "inventory: slurm_cpus was renamed slurm_node_cpus in release 0.2.0 (CHANGELOG.md): "
+    "set slurm_node_cpus instead, for c1.invalid",
 }
 
 
