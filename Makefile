@@ -5,6 +5,8 @@ SHELL := /bin/bash
 VENV        ?= .venv
 PY          := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# The Docker tiers print their ten slowest tests (CI's log says where the minutes go).
+DURATIONS   ?= --durations=10 --durations-min=5
 # Site settings, handed to the scripts through the environment.
 export CA_BUNDLE    ?= /etc/ssl/certs/ca-certificates.crt
 export BASE_IMAGE   ?= debian:bookworm-slim
@@ -22,7 +24,7 @@ ANSIBLE_ARGS ?=
 DOCKERFILES := $(wildcard images/*/Dockerfile slurm-test-cluster/*/Dockerfile tests/images/*/Dockerfile tests/production/*/Dockerfile)
 YAML_FILES  := $(shell git ls-files --cached --others --exclude-standard '*.yml' '*.yaml' 2>/dev/null)
 
-.PHONY: help venv prerequisites images lock lint lint-every-linter docs bench test test-unit test-images test-infra test-e2e test-faults test-production cluster up down status logs maintenance backup restore clean
+.PHONY: help venv prerequisites images lock lint lint-every-linter docs bench test test-unit test-images test-infra test-e2e test-faults test-production test-release cluster up down status logs maintenance backup restore clean
 
 help: ## list the targets ([Docker]: installs and starts a Docker engine where none answers)
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -66,20 +68,23 @@ test-unit: venv ## unit tests, the spawner in-process against a fake Slurm; hpch
 	@bash tools/once.sh test-unit $(VENV)/bin/pytest tests/unit -p no:cacheprovider --cov=hpchub --cov=hpc_slurm --cov=hpchub_bench --cov-report=term --cov-fail-under=90 $(PYTEST_ARGS)
 
 test-images: images ## [Docker] image tests: throwaway containers checked with testinfra
-	@$(VENV)/bin/pytest tests/images $(PYTEST_ARGS)
+	@$(VENV)/bin/pytest tests/images $(DURATIONS) $(PYTEST_ARGS)
 
 test-infra: cluster ## [Docker] cluster tests: testinfra on every host, Slurm jobs as users, idempotence
-	@$(VENV)/bin/pytest tests/infra $(PYTEST_ARGS)
+	@$(VENV)/bin/pytest tests/infra $(DURATIONS) $(PYTEST_ARGS)
 
 test-e2e: up ## [Docker] end-to-end: log in through the proxy, spawn as a Slurm job, run code in a kernel, bad input
-	@$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
+	@$(VENV)/bin/pytest tests/e2e $(DURATIONS) $(PYTEST_ARGS)
 
 test-faults: $(if $(NO_UP),venv,up) ## [Docker] faults and hostile input: hub, proxy, controller and node failures, hostile spawn requests, isolation, secrets, TLS (ends with make down + up)
-	@$(VENV)/bin/pytest tests/faults $(PYTEST_ARGS)
+	@$(VENV)/bin/pytest tests/faults $(DURATIONS) $(PYTEST_ARGS)
 
 test-production: images ## [Docker] deploy/site.yml from bare Debian hosts over SSH, user checks, second run changes nothing (beside the local cluster)
 	@$(PY) tools/build_images.py bare-host
-	@$(VENV)/bin/pytest tests/production -p no:cacheprovider $(PYTEST_ARGS)
+	@$(VENV)/bin/pytest tests/production -p no:cacheprovider $(DURATIONS) $(PYTEST_ARGS)
+
+test-release: venv ## [Docker] the last release (RELEASES) deployed, upgraded in place to this checkout; make backup, make clean, make up, make restore (replaces the local cluster)
+	@$(VENV)/bin/pytest tests/release -p no:cacheprovider $(DURATIONS) $(PYTEST_ARGS)
 
 test: test-unit lint docs test-images test-infra test-e2e ## [Docker] everything: unit, lint, docs, image, cluster and end-to-end tests
 

@@ -122,11 +122,11 @@ class Deploy:
     changed: dict[str, int] = field(default_factory=dict)  # host -> changed tasks (PLAY RECAP)
 
 
-def deploy(name: str, *options: str) -> Deploy:
-    """ansible-playbook -i <the run's inventory> deploy/site.yml `options`, its output kept in
+def deploy(name: str, *options: str, playbook: str = "deploy/site.yml") -> Deploy:
+    """ansible-playbook -i <the run's inventory> PLAYBOOK `options`, its output kept in
     .build/production/deploy-NAME.log."""
     argv = [str(VENV_BIN / "python"), "tools/interruptible.py", str(VENV_BIN / "ansible-playbook"),
-            "-i", str(INVENTORY), "deploy/site.yml", *options]  # fmt: skip
+            "-i", str(INVENTORY), playbook, *options]  # fmt: skip
     started = time.monotonic()
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=2400, check=False,
                           env={**os.environ, "ANSIBLE_FORCE_COLOR": "0"})  # fmt: skip

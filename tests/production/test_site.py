@@ -8,6 +8,7 @@ import time
 
 from tests.production import hosts
 from tests.production.conftest import Site
+from tests.production.hosts import deploy
 from tests.support.docker import ROOT
 from tests.support.hubclient import HubSession, json_of
 from tests.support.waiting import wait_for
@@ -124,3 +125,31 @@ def test_prometheus_on_the_monitoring_host_scrapes_every_host_slurm_and_the_hub(
 
     wait_for("every target up on prod-ldap's Prometheus", all_up, 60, 1)
     assert on("prod-ctl", "systemctl is-active hpc-slurm-exporter").strip() == "active"
+
+
+def test_a_backup_then_a_restore_over_ssh_bring_the_hub_and_slurm_back_to_it(site: Site):
+    """deploy/backup.yml and deploy/restore.yml on the bare-host deployment (the hub a systemd service): what
+    changed after the backup (a token, a job) is gone after the restore, what was there before is back."""
+    session = HubSession(USER, hub=HUB, secrets=hosts.SECRETS)
+    assert session.login().status_code == 200
+    kept = session.token(expires_in_s=3600)
+    before = as_user("prod-login", "sbatch --parsable --wait -p work -A p100 -t 2 --wrap hostname").strip()
+    earlier = set((hosts.INVENTORY / "backups").glob("*.tar.gz"))
+    backup = deploy("backup", playbook="deploy/backup.yml")
+    assert backup.returncode == 0, backup.log[-4000:]
+    (archive,) = set((hosts.INVENTORY / "backups").glob("*.tar.gz")) - earlier
+    lost = session.token(expires_in_s=3600)  # made after the backup: the restore takes it away
+    after = as_user("prod-login", "sbatch --parsable --wait -p work -A p100 -t 2 --wrap hostname").strip()
+    restored = deploy("restore", "-e", f"backup_archive={archive}", playbook="deploy/restore.yml")
+    assert restored.returncode == 0, restored.log[-4000:]
+    assert "It stops the hub on prod-jupyter, slurmctld and slurmdbd" in " ".join(restored.log.split())
+    assert on("prod-jupyter", "systemctl is-active jupyterhub jupyterhub-proxy").split() == ["active", "active"]
+    session = HubSession(USER, hub=HUB, secrets=hosts.SECRETS)
+    wait_for("the hub after the restore", lambda: session.login().status_code == 200, 60, 1)
+    anonymous = HubSession(USER, hub=HUB, secrets=hosts.SECRETS)  # no cookie: the token alone decides
+    assert anonymous.api("GET", "/user", headers={"Authorization": f"token {kept}"}).status_code == 200
+    assert anonymous.api("GET", "/user", headers={"Authorization": f"token {lost}"}).status_code in (401, 403)
+    history = as_user("prod-login", f"sacct --noheader -X --parsable2 --format=jobid -j {before},{after}").split()
+    assert before in history and after not in history, history
+    new = as_user("prod-login", "sbatch --parsable -p work -A p100 -t 2 --wrap hostname").strip()
+    assert int(new) > int(before)
