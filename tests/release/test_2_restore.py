@@ -201,4 +201,7 @@ def test_servers_of_the_lost_hosts_are_stopped_and_start_again(before):
     check_no_orphans()
     server = start_server("bob")
     assert server.answers()
-    server.session.stop()  # the cluster is left as the tiers after this one expect it: no server running
+    server.session.stop()  # the cluster is left as the tiers after this one expect it: no server running,
+    alice = HubSession("alice")  # and alice without the named server of this test (the e2e tests count hers)
+    assert alice.login().status_code == 200
+    assert alice.api("DELETE", "/users/alice/servers/analysis", json={"remove": True}).status_code in (202, 204)
