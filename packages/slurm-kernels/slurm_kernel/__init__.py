@@ -1,3 +1,3 @@
 """Jupyter kernels as Slurm jobs: the notebook stays on the user's server, its kernel runs on a compute node."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0.dev0"

@@ -12,7 +12,7 @@ from typing import Any
 from slurm_magic.commands import SlurmError, Submitted, cancel, run_slurm, submit
 
 __all__ = ["SlurmError", "Submitted", "cancel", "load_ipython_extension", "run_slurm", "submit"]
-__version__ = "0.2.0"
+__version__ = "0.3.0.dev0"
 
 
 def load_ipython_extension(ipython: Any) -> None:
