@@ -71,9 +71,11 @@ if hub["bench_profiles"]:
     c.JupyterHub.spawner_class = StockReferenceSpawner
 c.HpcSlurmSpawner.cluster_name = hub["cluster_name"]
 c.HpcSlurmSpawner.default_partition = spawn["default_partition"]
-# The site's places (site_places), checked now: a wrong one stops the hub naming it, not a user's spawn.
+# The site's places and environments (site_places, site_environments), checked now: a wrong one stops the hub
+# naming it, not a user's spawn.
 c.HpcSlurmSpawner.places = list(spawn["places"] or [])
-places.load_places(c.HpcSlurmSpawner.places)
+c.HpcSlurmSpawner.environments = list(spawn.get("environments") or [])
+places.load_site(c.HpcSlurmSpawner.places, c.HpcSlurmSpawner.environments)
 jupyter = spawn["jupyter_prefix"]
 c.HpcSlurmSpawner.cmd = [f"{jupyter}/bin/jupyterhub-singleuser"]
 # Reports the port with the standard library only (batchspawner-singleuser imports the hub's ORM: +0.6 s).

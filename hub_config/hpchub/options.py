@@ -19,7 +19,8 @@ from hpchub.places import Place
 from hpchub.slurm_limits import Limits, PartitionLimits
 
 INTEGER = re.compile(r"^[0-9]{1,9}$")
-FIELDS = ("place", "partition", "account", "qos", "nodes", "cpus", "memory", "time", "gpus", "reservation")
+FIELDS = ("place", "environment", "partition", "account", "qos", "nodes", "cpus", "memory", "time", "gpus",
+          "reservation")  # fmt: skip
 
 
 class OptionsError(FieldError):
@@ -40,6 +41,7 @@ class SpawnOptions:
     gpus: int = 0
     reservation: str | None = None
     place: str = ""  # the site's place (site_places) it was asked at; "" where the site defines none
+    environment: str = ""  # the environment (site_environments) the server starts in; "": the site defines none
 
 
 def _single(raw: Mapping[str, Any], name: str) -> str | None:
@@ -220,6 +222,7 @@ def parse_options(raw: Mapping[str, Any], limits: Limits) -> SpawnOptions:
     if allowed is not None and gpus > allowed:
         raise OptionsError("gpus", f"project {account} allows {'no GPUs' if allowed == 0 else f'up to {allowed}'}")
     reservation = _choice(raw, "reservation", limits.reservations, None)
+    environment = environment_at(raw, place)
     return SpawnOptions(
         partition=partition_name,
         account=account or "",
@@ -231,7 +234,21 @@ def parse_options(raw: Mapping[str, Any], limits: Limits) -> SpawnOptions:
         gpus=gpus,
         reservation=reservation,
         place=place.name if place else "",
+        environment=environment,
     )
+
+
+def environment_at(raw: Mapping[str, Any], place: Place | None) -> str:
+    """The environment asked for, where the place offers it; the place's default (its first) when none is."""
+    offered = place.environments if place else ()
+    text = _single(raw, "environment")
+    if text is None:
+        return offered[0] if offered else ""
+    if text not in offered:
+        where = f"at {place.name}" if place else "on this site"
+        shown = f"offered there: {', '.join(offered)}" if offered else "this site offers no choice of environment"
+        raise OptionsError("environment", f"{text[:40]!r} is not offered {where} ({shown})")
+    return text
 
 
 def job_request(options: SpawnOptions) -> JobRequest:

@@ -1,8 +1,9 @@
 """Places: the site model (site_places in the inventory), where a site offers Jupyter servers and kernels.
 
 A place is a Slurm partition with a name, a description, a kind (login, compute or gpu), the values a new server
-starts from there, the ranges allowed there (within what Slurm allows the partition), and optionally a kernel
-that runs as a Slurm job there (the notebook_env role writes its spec, slurm-NAME). Without places, the form
+starts from there, the ranges allowed there (within what Slurm allows the partition), optionally a kernel
+that runs as a Slurm job there (the notebook_env role writes its spec, slurm-NAME), and the environments a server
+may start in there (site_environments: a Jupyter prefix each, the first the default). Without places, the form
 offers the partitions themselves. One schema, checked at the inventory check, by the jupyterhub role, in the hub
 and for the kernels: sizes are Slurm's (4096, 4096M or 4G: MB; time in minutes or Slurm's forms).
 """
@@ -10,7 +11,7 @@ and for the kernels: sizes are Slurm's (4096, 4096M or 4G: MB; time in minutes o
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,11 +22,14 @@ from hpc_slurm.jobs import SLURM_NAME
 KINDS = ("login", "compute", "gpu")
 RANGED = ("nodes", "cpus", "memory", "time", "gpus")  # memory in MB, time in minutes
 DEFAULTED = (*RANGED, "qos", "account")
-PLACE_FIELDS = ("name", "partition", "description", "kind", "defaults", "ranges", "kernel")
+PLACE_FIELDS = ("name", "partition", "description", "kind", "defaults", "ranges", "kernel", "environments")
+ENVIRONMENT_FIELDS = ("name", "description", "prefix", "lock", "shared")
 KERNEL_FIELDS = ("cpus", "time", "memory", "gpus", "qos", "display_name")
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+PREFIX = re.compile(r"^/[A-Za-z0-9/._-]*$")
 
 SOURCE = "site_places"
+ENVIRONMENTS = "site_environments"
 
 
 class PlacesError(ValueError):
@@ -53,6 +57,19 @@ class Place:
     defaults: Mapping[str, str] = field(default_factory=dict)  # option field -> value, as a form would give it
     ranges: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # field -> (low, high), both included
     kernel: Kernel | None = None
+    environments: tuple[str, ...] = ()  # site_environments offered here, the default first; () where none
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A Jupyter environment servers start in: a prefix on the nodes with jupyterhub-singleuser, which the
+    notebook_env role builds from `lock` (with our launcher and packages), or checks where the site builds it."""
+
+    name: str
+    prefix: str
+    description: str = ""
+    lock: str = ""  # the lock the notebook_env role installs the prefix from; "": the site's own prefix
+    shared: bool = False  # on a filesystem every node mounts: built once, by the first node
 
 
 def _range(where: str, value: Any) -> tuple[int, int]:
@@ -93,27 +110,78 @@ def _kernel(where: str, raw: Any) -> Kernel:
                   _count(f"{where}.gpus", raw.get("gpus", 0), 0), qos, str(raw.get("display_name", "")))  # fmt: skip
 
 
-def load_places(raw: Any, source: str = SOURCE) -> tuple[Place, ...]:
-    """The inventory's places, checked; PlacesError naming the place and field when one is wrong."""
-    if raw in (None, ""):
-        return ()
+def _named_entries(
+    raw: Any, source: str, what: str, fields: Sequence[str]
+) -> Iterator[tuple[str, Mapping[str, Any], str]]:
+    """Each entry of a list of the site model (places, environments): where it is (site_places[2]), its mapping and
+    its name, once its list, its fields and its name are checked (a name used twice is refused)."""
     if not isinstance(raw, Sequence) or isinstance(raw, str):
-        raise PlacesError(f"{source}: must be a list of places")
-    places: list[Place] = []
+        raise PlacesError(f"{source}: must be a list of {what}s")
+    names: set[str] = set()
     for index, item in enumerate(raw):
         where = f"{source}[{index}]"
         if not isinstance(item, Mapping):
-            raise PlacesError(
-                f"{where}: must be a mapping (name, partition, description, kind, defaults, ranges, kernel)"
-            )
-        unknown = sorted(set(item) - {"name", "partition", "description", "kind", "defaults", "ranges", "kernel"})
+            raise PlacesError(f"{where}: must be a mapping ({', '.join(fields)})")
+        unknown = sorted(set(item) - set(fields))
         if unknown:
-            raise PlacesError(f"{where}.{unknown[0]}: not a field of a place")
-        name, partition = str(item.get("name", "")), str(item.get("partition", ""))
+            raise PlacesError(f"{where}.{unknown[0]}: not a field of a{'n' if what[0] in 'aeiou' else ''} {what} "
+                              f"({', '.join(fields)})")  # fmt: skip
+        name = str(item.get("name", ""))
         if not NAME.match(name):
             raise PlacesError(f"{where}.name: {name!r} must be lower-case letters, digits, - or _ (up to 32)")
-        if name in {place.name for place in places}:
+        if name in names:
             raise PlacesError(f"{where}.name: {name!r} is used twice")
+        names.add(name)
+        yield where, item, name
+
+
+def load_environments(raw: Any, source: str = ENVIRONMENTS) -> tuple[Environment, ...]:
+    """The inventory's environments, checked; PlacesError naming the environment and field when one is wrong."""
+    if raw in (None, ""):
+        return ()
+    environments: list[Environment] = []
+    for where, item, name in _named_entries(raw, source, "environment", ENVIRONMENT_FIELDS):
+        prefix = str(item.get("prefix", ""))
+        if not PREFIX.match(prefix) or "/../" in f"{prefix}/":
+            raise PlacesError(f"{where}.prefix: {prefix!r} must be an absolute path (letters, digits, / . _ -)")
+        prefix = prefix.rstrip("/") or "/"
+        if prefix in {environment.prefix for environment in environments}:
+            raise PlacesError(f"{where}.prefix: {prefix!r} is another environment's")
+        shared = item.get("shared", False)
+        if not isinstance(shared, bool):
+            raise PlacesError(f"{where}.shared: must be true or false (got {shared!r})")
+        environments.append(Environment(name, prefix, str(item.get("description", "")),
+                                        str(item.get("lock") or ""), shared))  # fmt: skip
+    return tuple(environments)
+
+
+def _offered(where: str, raw: Any, environments: Sequence[Environment]) -> tuple[str, ...]:
+    """A place's environments: names of site_environments, the default first; none given: the site's first."""
+    names = tuple(environment.name for environment in environments)
+    if raw in (None, "", []):
+        return names[:1]
+    if not isinstance(raw, Sequence) or isinstance(raw, str) or not all(isinstance(name, str) for name in raw):
+        raise PlacesError(f"{where}.environments: must be a list of names of {ENVIRONMENTS}")
+    for name in raw:
+        if name not in names:
+            raise PlacesError(
+                f"{where}.environments: {name!r} is not one of {ENVIRONMENTS} ({', '.join(names) or 'none'})"
+            )
+    if len(set(raw)) != len(raw):
+        raise PlacesError(f"{where}.environments: a name is listed twice")
+    return tuple(raw)
+
+
+def load_places(raw: Any, source: str = SOURCE, environments: Sequence[Environment] = ()) -> tuple[Place, ...]:
+    """The inventory's places, checked (their environments against `environments`, site_environments); PlacesError
+    naming the place and field when one is wrong."""
+    if raw in (None, ""):
+        if environments:
+            raise PlacesError(f"{ENVIRONMENTS}: environments are offered at places: define {source} too")
+        return ()
+    places: list[Place] = []
+    for where, item, name in _named_entries(raw, source, "place", PLACE_FIELDS):
+        partition = str(item.get("partition", ""))
         if not SLURM_NAME.match(partition):
             raise PlacesError(f"{where}.partition: {partition!r} is not a Slurm partition name")
         kind = str(item.get("kind", "compute"))
@@ -138,6 +206,7 @@ def load_places(raw: Any, source: str = SOURCE) -> tuple[Place, ...]:
                 defaults={str(key): str(value) for key, value in defaults.items()},
                 ranges={str(key): _range(f"{where}.ranges.{key}", value) for key, value in ranges.items()},
                 kernel=_kernel(f"{where}.kernel", item["kernel"]) if item.get("kernel") is not None else None,
+                environments=_offered(where, item.get("environments"), environments),
             )
         )
     return tuple(places)
@@ -154,19 +223,32 @@ def kernel_specs(places: Sequence[Place]) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def load_site(places: Any, environments: Any) -> tuple[tuple[Place, ...], tuple[Environment, ...]]:
+    """site_places and site_environments, checked together (a place names environments of the site's)."""
+    loaded = load_environments(environments)
+    return load_places(places, environments=loaded), loaded
+
+
 def main() -> None:
-    """python -m hpchub.places [--kernels] < places.json: check the inventory's places (the inventory check runs
-    it before any host is touched); prints the error naming the place and field, and exits 1, when one is wrong.
-    With --kernels, prints the places' kernels as JSON (the notebook_env role renders their specs from it)."""
+    """python -m hpchub.places [--kernels | --environments] < site.json ({"places": site_places, "environments":
+    site_environments}): check the inventory's site model (the inventory check runs it before any host is touched);
+    prints the error naming the place or environment and its field, and exits 1, when one is wrong. With --kernels,
+    prints the places' kernels as JSON (the notebook_env role renders their specs from it); with --environments,
+    the environments (the notebook_env role builds or checks their prefixes)."""
     import json
     import sys
 
     try:
-        places = load_places(json.load(sys.stdin))
+        site = json.load(sys.stdin)
+        if not isinstance(site, dict):
+            raise PlacesError('the site model must be {"places": [...], "environments": [...]}')
+        places, environments = load_site(site.get("places"), site.get("environments"))
     except (PlacesError, ValueError) as error:
         raise SystemExit(str(error)) from None
     if "--kernels" in sys.argv[1:]:
         print(json.dumps(kernel_specs(places)))
+    if "--environments" in sys.argv[1:]:
+        print(json.dumps([vars(environment) for environment in environments]))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,12 @@ class Field:
     choices: tuple[str, ...] | None = None  # a choice of names, else a number
     low: int = 0
     high: int = 0
+    labels: tuple[str, ...] = ()  # what the form shows for each choice (default: its name)
+
+    def options(self) -> tuple[tuple[str, str], ...]:
+        """(value, label) of each choice."""
+        choices = self.choices or ()
+        return tuple(zip(choices, self.labels if len(self.labels) == len(choices) else choices, strict=True))
 
 
 @dataclass(frozen=True)
@@ -81,13 +87,14 @@ def partition_notes(limits: Limits, now: Mapping[str, Availability]) -> tuple[st
 
 
 def form_view(limits: Limits, now: Mapping[str, Availability], last_options: Mapping[str, Any],
-              last_choices: Mapping[str, Mapping[str, str]]) -> FormView:  # fmt: skip
+              last_choices: Mapping[str, Mapping[str, str]],
+              environments: Mapping[str, str] | None = None) -> FormView:  # fmt: skip
     """The form for these limits: `last_options` are the server's last user_options, `last_choices` the user's
-    last choices per place (or partition)."""
+    last choices per place (or partition), `environments` the site's environments' descriptions by name."""
     if not limits.accounts:
         return FormView(alert=NO_ACCOUNT)
     if limits.places:
-        return _places_view(limits, now, last_options, last_choices)
+        return _places_view(limits, now, last_options, last_choices, environments or {})
     # The server's last choices, where Slurm still allows them, except GPUs: the field cannot follow a change
     # of partition, so a count kept from a GPU partition would refuse the spawn in any other.
     last = {key: value for key, value in last_options.items() if key != "gpus"}
@@ -128,10 +135,16 @@ def choices_at(limits: Limits, last_choices: Mapping[str, Mapping[str, str]], pl
     return None
 
 
+def environment_label(name: str, environments: Mapping[str, str]) -> str:
+    return f"{name}: {environments[name]}" if environments.get(name) else name
+
+
 def _places_view(limits: Limits, now: Mapping[str, Availability], last_options: Mapping[str, Any],
-                 last_choices: Mapping[str, Mapping[str, str]]) -> FormView:  # fmt: skip
-    """A site with places: the place (with its description), CPUs, memory, time and GPUs; project, QoS and
-    nodes under "Advanced". Each place's fields start from the user's last choices there."""
+                 last_choices: Mapping[str, Mapping[str, str]],
+                 environments: Mapping[str, str]) -> FormView:  # fmt: skip
+    """A site with places: the place (with its description), its environment where the site has them, CPUs,
+    memory, time and GPUs; project, QoS and nodes under "Advanced". Each place's fields start from the user's last
+    choices there."""
     gpus_allowed = user_max_gpus(limits)
     usable = {name: values for name in limits.places if (values := choices_at(limits, last_choices, name))}
     if not usable:
@@ -152,11 +165,17 @@ def _places_view(limits: Limits, now: Mapping[str, Availability], last_options: 
             key: {"min": bounds[key][0], "max": bounds[key][1], "value": value} for key, value in numbers.items()
         }
         fields.update(account={"value": values.account}, qos={"value": values.qos})
+        if place.environments:
+            fields["environment"] = {"value": values.environment, "choices": [
+                [name, environment_label(name, environments)] for name in place.environments]}  # fmt: skip
         busy = now.get(place.partition)
         label = f"{place.name}: {place.description or place.partition}" + (f" ({busy.describe()})" if busy else "")
         places.append(PlaceChoice(name, label, fields, name == chosen))
     values, bounds = usable[chosen], bounds_at[chosen]
-    main = [
+    offered = limits.places[chosen].environments
+    labels = tuple(environment_label(name, environments) for name in offered)
+    main = [Field("environment", "Environment", values.environment, offered, labels=labels)] if offered else []
+    main += [
         Field("cpus", "CPUs per node", values.cpus, low=bounds["cpus"][0], high=bounds["cpus"][1]),
         Field("memory", "Memory per node (MB)", values.memory_mb, low=bounds["memory"][0], high=bounds["memory"][1]),
         Field("time", "Time limit (minutes)", values.time_minutes, low=bounds["time"][0], high=bounds["time"][1]),

@@ -27,7 +27,7 @@ from hpchub.options import (
     parse_options,
     sbatch_directives,
 )
-from hpchub.places import Place, load_places
+from hpchub.places import Environment, Place, load_site
 from hpchub.slurm_errors import slurm_refusal
 from hpchub.slurm_limits import Limits, LimitsCache
 from hpchub.start_load import StartLoad
@@ -73,6 +73,10 @@ class HpcSlurmSpawner(SlurmSpawner):
         help="The site's places (site_places): name, partition, description, kind, defaults, ranges. "
         "Empty: the form offers the partitions themselves."
     ).tag(config=True)
+    environments: Any = List(
+        help="The site's environments (site_environments): name, prefix, description, lock, shared; the places "
+        "offer them. Empty: every server starts in the configured cmd's environment."
+    ).tag(config=True)
     batch_script = Unicode(BATCH_SCRIPT).tag(config=True)
     quota_command = Unicode(
         "", help="Home quota check run before every spawn ({username}, {home}); see hpchub.home_quota."
@@ -99,16 +103,36 @@ class HpcSlurmSpawner(SlurmSpawner):
 
     spawn_options: SpawnOptions | None = None
     _port_reported: asyncio.Event | None = None  # made by each start, which awaits it
-    _loaded_places: tuple[Place, ...] | None = None
+    _loaded_site: tuple[tuple[Place, ...], tuple[Environment, ...]] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.last_choices: dict[str, dict[str, str]] = {}  # a place's (or partition's) last choices, kept in state
 
     def site_places(self) -> tuple[Place, ...]:
-        if self._loaded_places is None:
-            self._loaded_places = load_places(self.places)
-        return self._loaded_places
+        if self._loaded_site is None:
+            self._loaded_site = load_site(self.places, self.environments)
+        return self._loaded_site[0]
+
+    def site_environments(self) -> tuple[Environment, ...]:
+        if self._loaded_site is None:
+            self._loaded_site = load_site(self.places, self.environments)
+        return self._loaded_site[1]
+
+    def site_environment(self, name: str) -> Environment:
+        return next(environment for environment in self.site_environments() if environment.name == name)
+
+    def start_in(self, environment: Environment) -> None:
+        """This spawn's server runs from the environment's prefix: its launcher and jupyterhub-singleuser."""
+        prefix = environment.prefix
+        self.cmd = [f"{prefix}/bin/jupyterhub-singleuser"]
+        self.batchspawner_singleuser_cmd = f"{prefix}/bin/python3 {prefix}/bin/hpchub-singleuser"
+
+    def get_env(self) -> dict[str, str]:
+        env: dict[str, str] = super().get_env()
+        if self.spawn_options and self.spawn_options.environment:
+            env[contract.ENV_ENVIRONMENT] = self.spawn_options.environment
+        return env
 
     def get_state(self) -> dict[str, Any]:
         state: dict[str, Any] = super().get_state()
@@ -408,6 +432,8 @@ async def apply_user_options(spawner: HpcSlurmSpawner, user_options: dict[str, A
     spawner.spawn_options = await spawner.parse(dict(user_options or {}))
     await spawner.check_quota()
     options = spawner.spawn_options
+    if options.environment:
+        spawner.start_in(spawner.site_environment(options.environment))
     spawner.last_choices[options.place or options.partition] = as_user_options(options)
 
 
@@ -432,6 +458,8 @@ def as_user_options(options: SpawnOptions) -> dict[str, str]:
         values["reservation"] = options.reservation
     if options.place:
         values["place"] = options.place
+    if options.environment:
+        values["environment"] = options.environment
     return values
 
 
@@ -439,5 +467,6 @@ async def render_options_form(spawner: HpcSlurmSpawner) -> str:
     """The spawn form (hpchub.spawn_form), drawn from the same limits the parser enforces."""
     limits = await spawner.user_limits()
     now = await spawner.hub_state.availability.now() if limits.accounts else {}
-    view = spawn_form.form_view(limits, now, dict(spawner.user_options or {}), spawner.last_choices)
+    environments = {environment.name: environment.description for environment in spawner.site_environments()}
+    view = spawn_form.form_view(limits, now, dict(spawner.user_options or {}), spawner.last_choices, environments)
     return spawn_form.render(view)

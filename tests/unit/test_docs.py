@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from hpchub.places import load_places
+from hpchub.places import load_site
 
 from tests.support.roles import all_options
 
@@ -22,7 +22,7 @@ DOCS = ROOT / "docs"
 PAGES = sorted([*DOCS.glob("tutorials/*.md"), *DOCS.glob("how-to/*.md"), DOCS / "reference/configuration.md"])
 FENCE = re.compile(r"^```(\w+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 # Inventory variables that are no role's own: the site model, and the sample inventory's own helpers.
-SITE_VARIABLES = {"site_places"}
+SITE_VARIABLES = {"site_places", "site_environments"}
 
 
 def blocks(language: str) -> list[tuple[str, str]]:
@@ -50,7 +50,7 @@ def test_yaml_snippets_are_valid_inventory_values(page, body):
     unknown = sorted(set(values) - set(OPTIONS) - SITE_VARIABLES)
     assert unknown == [], f"{page}: not a variable of any role: {unknown}"
     if "site_places" in values:
-        assert load_places(values["site_places"])
+        assert load_site(values["site_places"], values.get("site_environments"))[0]
     # Values with a template are checked where they are rendered, not here.
     plain = {name: value for name, value in values.items() if name in OPTIONS and "{{" not in str(value)}
     specs = {name: {key: val for key, val in OPTIONS[name].items() if key != "required"} for name in plain}

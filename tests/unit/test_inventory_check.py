@@ -48,8 +48,12 @@ VARS = {
         {"hosts": ["c2.invalid"], "cpus": 8, "parameters": {"Features": "gpu,big"}},
         {"group": "login_nodes", "cpus": 2},
     ],
-    "site_places": [{"name": "debug", "partition": "debug", "kernel": {"cpus": 2, "time": "00:30:00", "memory": "4G"}}],
-}
+    "site_places": [{"name": "debug", "partition": "debug", "kernel": {"cpus": 2, "time": "00:30:00", "memory": "4G"},
+                     "environments": ["default", "numpy1"]}],
+    "site_environments": [{"name": "default", "prefix": "/opt/jupyter"},
+                          {"name": "numpy1", "prefix": "/sw/numpy1",
+                           "lock": str(ROOT / "inventories/local/environments/numpy1.txt")}],
+}  # fmt: skip
 
 
 def no_controller(hosts, _vars):
@@ -123,6 +127,14 @@ def variable_a_release_renamed(_hosts, variables):
     variables["slurm_cpus"] = 4
 
 
+def place_offering_an_unknown_environment(_hosts, variables):
+    variables["site_places"][0]["environments"] = ["default", "numpy2"]
+
+
+def environment_without_its_lock(_hosts, variables):
+    variables["site_environments"][1]["lock"] = "/nonexistent/numpy1.txt"
+
+
 CASES = {
     no_node_cpus: "inventory: slurm_node_cpus is not set, and role slurm requires it (CPUs of each compute node.) for "
     "c1.invalid, c2.invalid, login.invalid ...; set it in group_vars",
@@ -135,6 +147,8 @@ CASES = {
     unknown_project: "accounts_users (bob): projects nosuch are not in slurm_accounts",
     kernel_in_a_partition_slurm_lacks: "site_places[1] (big): its servers and kernel run in partition nosuch, which is "
     "not one of slurm_partitions or slurm_login_partition (debug)",
+    place_offering_an_unknown_environment: "numpy2'' is not one of site_environments (default, numpy1)",
+    environment_without_its_lock: "site_environments[1] (numpy1): its lock /nonexistent/numpy1.txt is not a file on",
     kernel_of_no_size: "site_places[0].kernel.cpus: must be a whole number from 1 (got 0)",
     slurm_conf_of_two_words: 'slurm_conf ({"MaxJobCount": 100, "SlurmctldParameters": "a b"}): keys must be',
     node_group_of_an_unknown_host: 'slurm_node_groups[0] ({"cpus": 8, "hosts": ["c9"]}): needs hosts',

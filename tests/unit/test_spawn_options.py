@@ -13,7 +13,7 @@ from hpchub.options import (
     sbatch_directives,
     time_field_minutes,
 )
-from hpchub.places import Kernel, PlacesError, kernel_specs, load_places
+from hpchub.places import Environment, Kernel, PlacesError, kernel_specs, load_environments, load_places, load_site
 from hpchub.slurm_limits import Limits, PartitionLimits
 
 LIMITS = Limits(
@@ -210,6 +210,52 @@ def test_a_rest_client_naming_a_partition_gets_its_place_and_a_mismatch_is_refus
         parse_options({"partition": "gpu"}, WITH_PLACES)
     with pytest.raises(OptionsError, match="place: 'moon' is not one of yours"):
         parse_options({"place": "moon"}, WITH_PLACES)
+
+
+ENVIRONMENTS = load_environments([
+    {"name": "default", "prefix": "/opt/jupyter"},
+    {"name": "numpy1", "prefix": "/global/common/software/jupyter/numpy1/", "lock": "numpy1.txt", "shared": True},
+])  # fmt: skip
+
+
+def test_a_place_offers_the_environments_it_names_and_the_sites_first_by_default():
+    places = load_places([{"name": "a", "partition": "debug", "environments": ["numpy1", "default"]},
+                          {"name": "b", "partition": "interactive"}], environments=ENVIRONMENTS)  # fmt: skip
+    assert [place.environments for place in places] == [("numpy1", "default"), ("default",)]
+    assert ENVIRONMENTS[1] == Environment("numpy1", "/global/common/software/jupyter/numpy1", "", "numpy1.txt", True)
+    limits = replace(LIMITS, places={place.name: place for place in places})
+    assert parse_options({"place": "a"}, limits).environment == "numpy1"
+    assert parse_options({"place": "a", "environment": "default"}, limits).environment == "default"
+    with pytest.raises(OptionsError, match=r"environment: 'numpy1' is not offered at b \(offered there: default\)"):
+        parse_options({"place": "b", "environment": "numpy1"}, limits)
+    with pytest.raises(OptionsError, match="this site offers no choice of environment"):
+        parse_options({"environment": "numpy1"}, LIMITS)
+    assert parse_options({}, LIMITS).environment == ""
+
+
+@pytest.mark.parametrize(
+    ("environments", "places", "named"),
+    [
+        ([{"name": "A", "prefix": "/x"}], [], "site_environments[0].name"),
+        ([{"name": "a", "prefix": "x"}], [], "site_environments[0].prefix"),
+        ([{"name": "a", "prefix": "/x/../y"}], [], "site_environments[0].prefix"),
+        ([{"name": "a", "prefix": "/x; rm"}], [], "site_environments[0].prefix"),
+        ([{"name": "a", "prefix": "/x"}, {"name": "b", "prefix": "/x"}], [], "site_environments[1].prefix"),
+        ([{"name": "a", "prefix": "/x"}, {"name": "a", "prefix": "/y"}], [], "site_environments[1].name"),
+        ([{"name": "a", "prefix": "/x", "shared": "yes"}], [], "site_environments[0].shared"),
+        ([{"name": "a", "prefix": "/x", "image": "x"}], [], "site_environments[0].image"),
+        ("a", [], "site_environments"),
+        ([{"name": "a", "prefix": "/x"}], None, "site_environments"),
+        ([{"name": "a", "prefix": "/x"}], [{"name": "p", "partition": "p", "environments": ["b"]}],
+         "site_places[0].environments"),
+        ([{"name": "a", "prefix": "/x"}], [{"name": "p", "partition": "p", "environments": ["a", "a"]}],
+         "site_places[0].environments"),
+        ([], [{"name": "p", "partition": "p", "environments": ["a"]}], "site_places[0].environments"),
+    ],
+)  # fmt: skip
+def test_a_wrong_environment_is_refused_naming_it(environments, places, named):
+    with pytest.raises(PlacesError, match=rf"^{re.escape(named)}: "):
+        load_site(places, environments)
 
 
 def test_without_places_a_place_is_not_asked_for():

@@ -235,6 +235,48 @@ def test_a_place_the_user_cannot_use_is_not_offered(make_spawner, fake_slurm):
     assert '<option value="gpu"' not in form and '<option value="quick"' in form
 
 
+SITE_ENVIRONMENTS = [
+    {"name": "default", "prefix": "/opt/jupyter", "description": "The image's"},
+    {"name": "numpy1", "prefix": "/global/common/software/jupyter/numpy1", "description": "numpy 1.26"},
+]
+PLACES_WITH_ENVIRONMENTS = [{**SITE_PLACES[0], "environments": ["default", "numpy1"]}, SITE_PLACES[1]]
+
+
+def test_a_server_starts_in_the_environment_chosen_from_its_prefix(make_spawner, fake_slurm):
+    spawner = make_spawner(places=PLACES_WITH_ENVIRONMENTS, environments=SITE_ENVIRONMENTS)
+    job = asyncio.run(submitted(spawner, {"place": "shared", "environment": "numpy1"}))
+    prefix = "/global/common/software/jupyter/numpy1"
+    script = fake_slurm.script(job)
+    assert script.rstrip().endswith(f"{prefix}/bin/python3 {prefix}/bin/hpchub-singleuser "
+                                    f"{prefix}/bin/jupyterhub-singleuser")  # fmt: skip
+    assert spawner.get_env()["HPCHUB_ENVIRONMENT"] == "numpy1"
+    assert spawner.get_state()["last_choices"]["shared"]["environment"] == "numpy1"
+    job = asyncio.run(submitted(spawner, {"place": "shared"}))  # the place's first: the default
+    assert fake_slurm.script(job).rstrip().endswith("/opt/jupyter/bin/python3 /opt/jupyter/bin/hpchub-singleuser "
+                                                    "/opt/jupyter/bin/jupyterhub-singleuser")  # fmt: skip
+    assert spawner.get_env()["HPCHUB_ENVIRONMENT"] == "default"
+
+
+def test_an_environment_not_offered_at_the_place_is_refused_before_slurm(make_spawner, fake_slurm):
+    spawner = make_spawner(places=PLACES_WITH_ENVIRONMENTS, environments=SITE_ENVIRONMENTS)
+    with pytest.raises(HTTPError) as refused:
+        asyncio.run(submitted(spawner, {"place": "quick", "environment": "numpy1"}))
+    assert refused.value.status_code == 400
+    assert "environment: 'numpy1' is not offered at quick (offered there: default)" in refused.value.log_message
+    assert fake_slurm.calls("sbatch") == []
+
+
+def test_the_form_offers_each_places_environments_with_their_descriptions(make_spawner):
+    spawner = make_spawner(places=PLACES_WITH_ENVIRONMENTS, environments=SITE_ENVIRONMENTS)
+    spawner.user_options = {"place": "shared"}
+    form = asyncio.run(spawner.get_options_form())
+    assert 'name="environment" id="environment"' in form
+    assert '<option value="default" selected>default: The image&#39;s</option>' in form
+    assert '<option value="numpy1">numpy1: numpy 1.26</option>' in form
+    fields = json.loads(html.unescape(re.search(r'value="quick" data-fields="([^"]*)"', form).group(1)))
+    assert fields["environment"] == {"value": "default", "choices": [["default", "default: The image's"]]}
+
+
 def test_a_wrong_place_in_the_hubs_settings_is_an_error_naming_it(make_spawner):
     with pytest.raises(PlacesError, match=r"site_places\[0\]\.kind"):
         asyncio.run(make_spawner(places=[{"name": "x", "partition": "debug", "kind": "moon"}]).get_options_form())

@@ -16,6 +16,7 @@ ENV_JOB_ACCOUNT = "HPCHUB_JOB_ACCOUNT"  # the server's project: kernels and clus
 ENV_JOB_PARTITION = "HPCHUB_JOB_PARTITION"
 ENV_CLUSTER_WCKEY = "HPCHUB_CLUSTER_WCKEY"  # the wckey of the jobs that end with the server
 ENV_SERVER_ONLY = "HPCHUB_SERVER_ONLY"  # the server's own variables, which the TaskProlog unsets in batch jobs
+ENV_ENVIRONMENT = "HPCHUB_ENVIRONMENT"  # the site environment (site_environments) the server started in
 ENV_KERNEL_TIME_LIMIT = "HPCHUB_KERNEL_TIME_LIMIT"  # a kernel job's time limit (minutes), for the kernel
 WCKEY_PREFIX = "hpchub-"
 # Job names: a server's job is jupyter-USER[-SERVER], a Slurm kernel's kernel-ID (the Slurm exporter tells them apart).
