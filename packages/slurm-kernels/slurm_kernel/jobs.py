@@ -102,6 +102,13 @@ def sbatch_arguments(
     return [*args, *size.request(environ).sbatch_options()]
 
 
+def missing_interpreter(command: Sequence[str]) -> str:
+    """The command's program when it is a path that is not there to run (a user's deleted venv): the job would
+    fail on its node, later and less clearly. The home filesystem is the same on the server's node and the job's."""
+    program = command[0] if command else ""
+    return program if Path(program).is_absolute() and not os.access(program, os.X_OK) else ""
+
+
 def job_script(command: Sequence[str]) -> str:
     """The job runs the kernel's command as its own process (exec): Slurm's signals reach the kernel."""
     return "#!/bin/bash\nexec " + shlex.join(command) + "\n"

@@ -33,6 +33,7 @@ from slurm_kernel.jobs import (
     kernel_environment,
     kernel_folder,
     log_tail,
+    missing_interpreter,
     never_runs,
     parse_squeue,
     ready_connection,
@@ -112,6 +113,12 @@ class SlurmProvisioner(KernelProvisionerBase):
         key = manager.session.key
         write_connection_file(self._connection, key.decode(), manager.session.signature_scheme,
                               self.kernel_spec.display_name)  # fmt: skip
+        missing = missing_interpreter(cmd)
+        if missing:
+            self._connection.unlink(missing_ok=True)
+            raise KernelJobError(f"This kernel's interpreter {missing} is missing (was its environment deleted?): make "
+                                 f"the environment again, or remove the kernel: jupyter kernelspec remove "
+                                 f"{self.parent.kernel_name}")  # fmt: skip
         environ = kernel_environment(kwargs.get("env") or os.environ, self.size)
         self._log = str(self._connection.parent / "slurm-kernel-%j.log")
         args = sbatch_arguments(self.size, kernel_id=self.kernel_id, log=self._log, cwd=kwargs.get("cwd") or "",
