@@ -34,24 +34,55 @@ NOTEBOOK = {
 }  # fmt: skip
 
 
+CLEAN = "rm -rf ~/envs/analysis ~/.local/share/jupyter/kernels/*analysis ~/own-kernel.ipynb"
+WHERE = (
+    "import socket, sys, ipykernel\nprint('PREFIX', sys.prefix, 'FROM', ipykernel.__file__, 'ON', socket.gethostname())"
+)
+
+
+def run_notebook(kernel: str) -> subprocess.CompletedProcess[str]:
+    """The one-cell notebook in `kernel`, run headless on the login node as the user (jupyter execute)."""
+    notebook = {**NOTEBOOK, "metadata": {"kernelspec": {"name": kernel, "display_name": kernel}}}
+    notebook["cells"] = [{**NOTEBOOK["cells"][0], "source": WHERE}]
+    written = on("login", "cat > ~/own-kernel.ipynb", user=USER, stdin=json.dumps(notebook))
+    assert written.returncode == 0, written.stderr
+    return on("login", "cd && /opt/jupyter/bin/jupyter execute --inplace own-kernel.ipynb", user=USER)
+
+
 def test_a_users_own_kernel_as_the_how_to_says(session_of):
+    """Their venv as a kernel on the server, and with hpc-kernel as a kernel on a compute node; then the venv
+    deleted: each kernel says so when started."""
     session_of(USER)  # the user's home exists
     home = on("login", "echo $HOME", user=USER, login=True).stdout.strip()
-    on("login", "rm -rf ~/envs/analysis ~/.local/share/jupyter/kernels/analysis ~/own-kernel.ipynb", user=USER)
-    for command in section_commands("docs/how-to/add-an-environment.md", "For one user: their own kernel"):
-        ran = on("login", command, user=USER, login=True)
-        assert ran.returncode == 0, (command, ran.stderr[-1500:])
-    specs = json.loads(on("login", "/opt/jupyter/bin/jupyter kernelspec list --json", user=USER).stdout)
-    analysis = specs["kernelspecs"]["analysis"]["spec"]
-    assert analysis["display_name"] == "Python (analysis)"
-    assert analysis["argv"][0] == f"{home}/envs/analysis/bin/python"
-    written = on("login", "cat > ~/own-kernel.ipynb", user=USER, stdin=json.dumps(NOTEBOOK))
-    assert written.returncode == 0, written.stderr
-    ran = on("login", "cd && /opt/jupyter/bin/jupyter execute --inplace own-kernel.ipynb", user=USER)
-    assert ran.returncode == 0, ran.stderr[-1500:]
-    printed = on("login", "cat ~/own-kernel.ipynb", user=USER).stdout
-    assert f"PREFIX {home}/envs/analysis FROM {home}/envs/analysis/lib/" in printed, printed[-1000:]
-    on("login", "rm -rf ~/envs/analysis ~/.local/share/jupyter/kernels/analysis ~/own-kernel.ipynb", user=USER)
+    on("login", CLEAN, user=USER)
+    try:
+        for command in section_commands("docs/how-to/add-an-environment.md", "For one user: their own kernel"):
+            ran = on("login", command, user=USER, login=True)
+            assert ran.returncode == 0, (command, ran.stderr[-1500:])
+        specs = json.loads(on("login", "/opt/jupyter/bin/jupyter kernelspec list --json", user=USER).stdout)
+        analysis, on_debug = (specs["kernelspecs"][name]["spec"] for name in ("analysis", "slurm-debug-analysis"))
+        assert analysis["display_name"] == "Python (analysis)"
+        assert analysis["argv"][0] == on_debug["argv"][0] == f"{home}/envs/analysis/bin/python"
+        assert on_debug["display_name"] == "analysis on a compute node (debug, 1 CPU, 30 min)"
+        computes = set(on("slurmctld", "sinfo --noheader --partition=debug --format=%n").stdout.split())
+        for kernel, hosts in (("analysis", {"login"}), ("slurm-debug-analysis", computes)):
+            ran = run_notebook(kernel)
+            assert ran.returncode == 0, (kernel, ran.stderr[-1500:])
+            printed = on("login", "cat ~/own-kernel.ipynb", user=USER).stdout
+            shown = re.search(r"PREFIX (\S+) FROM (\S+) ON (\w+)", printed)
+            assert shown, printed[-1000:]
+            assert shown[1] == f"{home}/envs/analysis" and shown[2].startswith(f"{home}/envs/analysis/lib/")
+            assert shown[3] in hosts, (kernel, shown[3], hosts)
+        on("login", "rm -rf ~/envs/analysis", user=USER)
+        for kernel in ("analysis", "slurm-debug-analysis"):
+            ran = run_notebook(kernel)
+            assert ran.returncode != 0
+            assert f"{home}/envs/analysis/bin/python" in ran.stderr, (kernel, ran.stderr[-1500:])
+        assert "is missing (was its environment deleted?)" in ran.stderr, ran.stderr[-1500:]
+        names = on("slurmctld", f"squeue --noheader --user={USER} --format=%j").stdout.split()
+        assert not [name for name in names if name.startswith("kernel-")], names  # nothing was submitted
+    finally:
+        on("login", CLEAN, user=USER)
 
 
 def test_the_tutorials_login_shell_commands_as_a_user(session_of):
