@@ -19,7 +19,8 @@ from tests.support.docker import on
 from tests.support.hubclient import HubSession
 
 USER = "erin"  # projects: m1000 only (m2000 is bob's and dave's)
-FIELDS = ("place", "partition", "account", "qos", "nodes", "cpus", "memory", "time", "gpus", "reservation")
+FIELDS = ("place", "environment", "partition", "account", "qos", "nodes", "cpus", "memory", "time", "gpus",
+          "reservation")  # fmt: skip
 TEXTS = [
     "1\n#SBATCH --uid=0", "debug\n#SBATCH --wrap=id", "m1000\r#SBATCH --uid=0", "debug\x00", "$(id)", "`id`",
     "; touch /tmp/pwned", "| cat /etc/shadow", "&& id", "${HOME}", "' OR 1=1 --", '"', "\\", "debug #SBATCH --uid=0",

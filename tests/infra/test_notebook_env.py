@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import secrets
@@ -54,7 +53,7 @@ def bare_node() -> Iterator[str]:
         subprocess.run(["docker", "rm", "--force", name], capture_output=True, check=False)
 
 
-def apply_roles(node: str, *extra: str) -> subprocess.CompletedProcess[str]:
+def apply_roles(node: str) -> subprocess.CompletedProcess[str]:
     with tempfile.TemporaryDirectory() as tmp:
         inventory = Path(tmp) / "hosts.yml"
         inventory.write_text(
@@ -64,7 +63,7 @@ def apply_roles(node: str, *extra: str) -> subprocess.CompletedProcess[str]:
         playbook = Path(tmp) / "bare.yml"
         playbook.write_text(PLAYBOOK)
         return subprocess.run(
-            [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(playbook), *extra],
+            [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(playbook)],
             capture_output=True, text=True, check=False, cwd=ROOT, timeout=900,
         )  # fmt: skip
 
@@ -127,17 +126,3 @@ def test_a_change_to_our_packages_alone_reinstalls_them(bare_node, first_run):
     assert again.returncode == 0, again.stdout[-3000:]
     assert node.file(record).content_string == current
     assert node.run("/opt/jupyter/bin/python -c 'import hpc_slurm.jobs, slurm_magic.magics'").rc == 0
-
-
-def test_a_site_environment_at_a_prefix_without_jupyter_fails_naming_it(bare_node, first_run):
-    """A site's own environment (no lock: the site builds it) whose prefix lacks jupyterhub-singleuser fails the
-    deploy on the host, naming the environment, before anything is installed into it."""
-    assert first_run.returncode == 0
-    site = {"site_places": [{"name": "p", "partition": "debug", "environments": ["default", "site"]}],
-            "notebook_env_site_environments": [{"name": "default", "prefix": "/opt/jupyter"},
-                                               {"name": "site", "prefix": "/opt/site-jupyter"}]}  # fmt: skip
-    failed = apply_roles(bare_node, "-e", json.dumps(site))
-    assert failed.returncode != 0
-    shown = " ".join(failed.stdout.split())
-    assert f"site_environments (site): /opt/site-jupyter on {bare_node} has no bin/jupyterhub-singleuser" in shown
-    assert testinfra.get_host(f"docker://root@{bare_node}").run("test -e /opt/site-jupyter").rc != 0
