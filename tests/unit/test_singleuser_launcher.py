@@ -173,7 +173,8 @@ def test_the_launched_server_has_no_slurm_job_variables(hub_api, tmp_path, monke
 
 def test_the_servers_dask_defaults_and_cluster_wckey(launcher_module):
     environ = {"HPCHUB_JOB_ID": "77", "HPCHUB_JOB_ACCOUNT": "m2000", "HPCHUB_JOB_PARTITION": "interactive",
-               "SCRATCH": "/global/scratch/bob", "DASK_JOBQUEUE__SLURM__QUEUE": "'debug'"}  # fmt: skip
+               "SCRATCH": "/global/scratch/bob", "DASK_JOBQUEUE__SLURM__QUEUE": "'debug'",
+               "HPCHUB_ENVIRONMENT": "numpy1"}  # fmt: skip
     launcher_module.server_only_environment(environ)
     # Dask reads DASK_* values with ast.literal_eval (dask.config.interpret_value): strings stay strings.
     dask = {name: ast.literal_eval(value) for name, value in environ.items() if name.startswith("DASK_")}
