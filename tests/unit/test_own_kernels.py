@@ -10,16 +10,32 @@ import sys
 from pathlib import Path
 
 import pytest
-from jupyter_client.kernelspec import KernelSpecManager
 from slurm_kernel import jobs, own
 
 pytestmark = pytest.mark.unit
+
+
+class FolderSpecs:
+    """jupyter_client's KernelSpecManager as hpc-kernel uses it (the real one runs in tests/e2e): the specs of
+    `kernel_dirs`, the first of a name winning, and the user's kernels folder."""
+
+    def __init__(self, kernel_dirs: list[str], user_kernel_dir: str) -> None:
+        self.kernel_dirs, self.user_kernel_dir = kernel_dirs, user_kernel_dir
+
+    def get_all_specs(self) -> dict[str, dict]:
+        found: dict[str, dict] = {}
+        for folder in map(Path, self.kernel_dirs):
+            for spec in sorted(folder.glob("*/kernel.json")) if folder.is_dir() else []:
+                found.setdefault(spec.parent.name, {"resource_dir": str(spec.parent),
+                                                    "spec": json.loads(spec.read_text())})  # fmt: skip
+        return found
+
 
 SITE_CONFIG = {"partition": "debug", "cpus": 1, "time": 30, "gpus": 0, "memory": "", "qos": ""}
 
 
 @pytest.fixture
-def manager(tmp_path: Path) -> KernelSpecManager:
+def manager(tmp_path: Path) -> FolderSpecs:
     """A site environment (its prefix: sys.prefix's stand-in) with two compute-node kernels and a local one, and a
     user's kernels folder, both in tmp."""
     site = tmp_path / "site"
@@ -34,15 +50,19 @@ def manager(tmp_path: Path) -> KernelSpecManager:
                                                               "language": "python"}))  # fmt: skip
     user = tmp_path / "home" / "kernels"
     user.mkdir(parents=True)
-    return KernelSpecManager(kernel_dirs=[str(user), str(site)], user_kernel_dir=str(user))
+    return FolderSpecs([str(user), str(site)], str(user))
 
 
 @pytest.fixture
 def venv(tmp_path: Path) -> Path:
-    """A user's environment whose Python imports ipykernel (this interpreter, run by a script)."""
+    """A user's environment whose Python imports ipykernel (this interpreter, run by a script, with a stand-in
+    ipykernel package on its path)."""
+    packages = tmp_path / "envs" / "analysis" / "lib"
+    (packages / "ipykernel").mkdir(parents=True)
+    (packages / "ipykernel" / "__init__.py").write_text("")
     python = tmp_path / "envs" / "analysis" / "bin" / "python"
     python.parent.mkdir(parents=True)
-    python.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    python.write_text(f'#!/bin/sh\nPYTHONPATH={packages} exec {sys.executable} "$@"\n')
     python.chmod(0o755)
     return tmp_path / "envs" / "analysis"
 
@@ -59,7 +79,7 @@ def test_an_environment_becomes_one_kernel_per_site_kernel_with_its_interpreter(
     # Our launcher's imports resolve through the links alone (-I: no site-packages, no user site).
     code = "import sys; sys.path.insert(0, sys.argv[1]); import slurm_kernel.launch, hpc_slurm.contract"
     assert subprocess.run([sys.executable, "-I", "-S", "-c", code, str(links)], check=False).returncode == 0
-    assert "slurm-debug-analysis" in manager.find_kernel_specs()
+    assert "slurm-debug-analysis" in manager.get_all_specs()
 
 
 def test_one_place_and_a_name_and_again_replaces_it(manager, venv, tmp_path):
@@ -89,7 +109,7 @@ def test_what_cannot_make_a_kernel_says_what_to_do(manager, venv, tmp_path, envi
 
 
 def test_a_site_without_compute_node_kernels_is_told_so(venv, tmp_path):
-    bare = KernelSpecManager(kernel_dirs=[str(tmp_path / "nothing")], user_kernel_dir=str(tmp_path / "k"))
+    bare = FolderSpecs([str(tmp_path / "nothing")], str(tmp_path / "k"))
     with pytest.raises(own.OwnKernelError, match="no compute-node kernels"):
         own.add(str(venv), None, [], bare, prefix=str(tmp_path / "nothing"))
 

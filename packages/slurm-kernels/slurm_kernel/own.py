@@ -19,10 +19,9 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import hpc_slurm
-from jupyter_client.kernelspec import KernelSpecManager
 
 import slurm_kernel
 from slurm_kernel.jobs import KernelJobSize
@@ -30,6 +29,14 @@ from slurm_kernel.jobs import KernelJobSize
 PROVISIONER = "slurm-provisioner"
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,40}$")
 LINKED = (hpc_slurm, slurm_kernel)  # what slurm_kernel.launch imports of ours
+
+
+class KernelSpecs(Protocol):
+    """What is used of jupyter_client's KernelSpecManager: every spec found, and the user's kernels folder."""
+
+    user_kernel_dir: str
+
+    def get_all_specs(self) -> dict[str, Any]: ...
 
 
 class OwnKernelError(ValueError):
@@ -54,7 +61,7 @@ class SiteKernel:
                              str(c.get("qos", "")))  # fmt: skip
 
 
-def site_kernels(manager: KernelSpecManager, prefix: str = sys.prefix) -> list[SiteKernel]:
+def site_kernels(manager: KernelSpecs, prefix: str = sys.prefix) -> list[SiteKernel]:
     """The compute-node kernels of the site's environment (specs slurm-PLACE under `prefix`)."""
     found = []
     for name, entry in sorted(manager.get_all_specs().items()):
@@ -92,7 +99,7 @@ def write_spec(folder: Path, python: Path, name: str, kernel: SiteKernel) -> Pat
     links = where / "pythonpath"
     links.mkdir(parents=True)
     for package in LINKED:
-        (links / package.__name__).symlink_to(Path(package.__file__).parent)
+        (links / package.__name__).symlink_to(Path(str(package.__file__)).parent)
     spec = {
         "argv": [str(python), "-m", "slurm_kernel.launch", "-f", "{connection_file}"],
         "display_name": f"{name} on a compute node ({kernel.size().describe()})",
@@ -106,7 +113,7 @@ def write_spec(folder: Path, python: Path, name: str, kernel: SiteKernel) -> Pat
     return where
 
 
-def add(environment: str, name: str | None, places: list[str], manager: KernelSpecManager,
+def add(environment: str, name: str | None, places: list[str], manager: KernelSpecs,
         prefix: str = sys.prefix) -> list[Path]:  # fmt: skip
     """The kernel specs of `environment` for the site's compute-node kernels in `prefix` (those of `places`)."""
     python = interpreter(environment)
@@ -134,6 +141,8 @@ def main(argv: list[str] | None = None) -> None:
     adding.add_argument("--on", action="append", default=[], metavar="PLACE",
                         help="a place whose compute-node kernel to follow (default: each); repeatable")  # fmt: skip
     args = parser.parse_args(argv)
+    from jupyter_client.kernelspec import KernelSpecManager  # Jupyter's own search path (here, not at import)
+
     try:
         written = add(args.environment, args.name, args.on, KernelSpecManager())
     except OwnKernelError as error:
