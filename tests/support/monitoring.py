@@ -14,7 +14,8 @@ from tests.support.docker import on
 
 PROMETHEUS = "http://127.0.0.1:9090"
 SCRAPE_INTERVAL_S = 5  # monitoring_scrape_interval in the local inventory
-GROUP_WAIT_S = 10  # group_wait in roles/monitoring/templates/alertmanager.yml.j2
+GROUP_WAIT_S = 10  # group_wait in roles/monitoring/templates/alertmanager.yml.j2: a new group's first news
+GROUP_INTERVAL_S = 10  # monitoring_alert_group_interval in the local inventory: a notified group's next news
 RECEIVED = "/var/tmp/alerts-received.jsonl"
 # The webhook receiver: each POST's body as one line of RECEIVED.
 RECEIVER = (
