@@ -109,15 +109,17 @@ class HpcSlurmSpawner(SlurmSpawner):
         super().__init__(*args, **kwargs)
         self.last_choices: dict[str, dict[str, str]] = {}  # a place's (or partition's) last choices, kept in state
 
-    def site_places(self) -> tuple[Place, ...]:
+    def _site(self) -> tuple[tuple[Place, ...], tuple[Environment, ...]]:
+        """The site model (places and environments), checked once."""
         if self._loaded_site is None:
             self._loaded_site = load_site(self.places, self.environments)
-        return self._loaded_site[0]
+        return self._loaded_site
+
+    def site_places(self) -> tuple[Place, ...]:
+        return self._site()[0]
 
     def site_environments(self) -> tuple[Environment, ...]:
-        if self._loaded_site is None:
-            self._loaded_site = load_site(self.places, self.environments)
-        return self._loaded_site[1]
+        return self._site()[1]
 
     def site_environment(self, name: str) -> Environment:
         return next(environment for environment in self.site_environments() if environment.name == name)
