@@ -56,6 +56,13 @@ start_docker() {
     mkdir -p "$log_dir"
     say "starting the Docker engine (dockerd, log: $log_dir/dockerd.log)"
     nohup dockerd >>"$log_dir/dockerd.log" 2>&1 </dev/null &
+    # Containers' lives (Docker keeps only its last 256 events, healthchecks' among them): what the local cluster's
+    # boot wait shows of a node that does not boot (roles/test_cluster/tasks/boot.yml).
+    nohup bash -c 'until docker info >/dev/null 2>&1; do sleep 0.5; done; exec docker events --filter type=container \
+      --filter event=create --filter event=start --filter event=kill --filter event=die --filter event=stop \
+      --filter event=destroy --filter event=restart --filter event=oom \
+      --format "{{.Time}} {{.Action}} {{.Actor.Attributes.name}} {{printf \"%.12s\" .Actor.ID}}{{with .Actor.Attributes.exitCode}} exit={{.}}{{end}}{{with .Actor.Attributes.signal}} signal={{.}}{{end}}"' \
+      >>"$log_dir/docker-events.log" 2>&1 </dev/null &
   fi
   local deadline=$((SECONDS + docker_wait))
   until docker_answers; do
