@@ -5,13 +5,17 @@ Slurm in tests/e2e/test_slurm_kernels.py."""
 from __future__ import annotations
 
 import json
+import signal
+import socket
 import stat
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from slurm_kernel import jobs
-from slurm_kernel.launch import ending_words, publish
+from slurm_kernel.launch import PORTS, ending_words, listening, publish
 
 pytestmark = pytest.mark.unit
 
@@ -120,3 +124,74 @@ def test_the_kernel_tells_a_time_limit_from_a_cancel() -> None:
     assert "reached its time limit (30 min)" in ending_words("9", "c1", 30 * 60 - 20, 30)
     assert "is cancelled" in ending_words("9", "c1", 120, 30)
     assert "Slurm job 9 on c1" in ending_words("9", "c1", 0, 0)
+
+
+# A stand-in for a kernel that binds the ports its connection file names (as IRkernel does): it listens on all
+# five after a moment, and on SIGINT (an interrupt) writes "interrupted" next to the file, then exits on SIGTERM.
+OTHER_KERNEL = """
+import json, signal, socket, sys, time
+from pathlib import Path
+info = json.loads(Path(sys.argv[1]).read_text())
+assert info["ip"] == "0.0.0.0", info
+time.sleep(0.3)
+held = []
+for name in ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port"):
+    sock = socket.socket(); sock.bind(("0.0.0.0", info[name])); sock.listen(); held.append(sock)
+signal.signal(signal.SIGINT, lambda *_: Path(sys.argv[1] + ".interrupted").write_text("yes"))
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(7))
+while True:
+    time.sleep(0.05)
+"""
+
+
+LAUNCH = [sys.executable, "-m", "slurm_kernel.launch"]
+
+
+def launcher_env() -> dict[str, str]:
+    """The test's own import path for the launcher's process (our packages are not installed in the tooling)."""
+    import os
+
+    import hpc_slurm
+    import slurm_kernel
+
+    folders = [str(Path(package.__file__ or "").parent.parent) for package in (slurm_kernel, hpc_slurm)]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(folders)}
+
+
+def test_another_kernel_gets_free_ports_and_is_published_once_it_listens_and_gets_slurms_signals(
+    tmp_path: Path,
+) -> None:
+    connection = tmp_path / "kernel-1.json"
+    jobs.write_connection_file(connection, "k", "hmac-sha256", "R on a compute node")
+    script = tmp_path / "other_kernel.py"
+    script.write_text(OTHER_KERNEL)
+    command = [sys.executable, str(script), "{connection_file}"]
+    launcher = subprocess.Popen([*LAUNCH, "-f", str(connection), "--", *command], env=launcher_env())
+    try:
+        deadline = time.monotonic() + 30
+        while (info := jobs.ready_connection(connection)) is None:
+            assert launcher.poll() is None and time.monotonic() < deadline, "never published"
+            time.sleep(0.05)
+        assert info["ip"] == socket.gethostname() and info["key"] == "k"
+        ports = [info[name] for name in PORTS]
+        assert len(set(ports)) == 5
+        assert all(listening(port) for port in ports)  # published only once the kernel listens on every port
+        assert stat.S_IMODE(connection.stat().st_mode) == 0o600
+        launcher.send_signal(signal.SIGINT)  # as `scancel --batch --signal=INT` does to the job's launcher
+        interrupted = connection.with_name(connection.name + ".interrupted")
+        while not interrupted.exists():
+            assert time.monotonic() < deadline, "the interrupt did not reach the kernel"
+            time.sleep(0.05)
+        launcher.send_signal(signal.SIGTERM)  # Slurm ends the job
+        assert launcher.wait(timeout=10) == 7  # the kernel's own exit code
+    finally:
+        launcher.kill()
+
+
+def test_another_kernel_that_dies_before_it_listens_is_never_published(tmp_path: Path) -> None:
+    connection = tmp_path / "kernel-2.json"
+    jobs.write_connection_file(connection, "k", "hmac-sha256", "R")
+    command = [sys.executable, "-c", "raise SystemExit(3)", "{connection_file}"]
+    done = subprocess.run([*LAUNCH, "-f", str(connection), "--", *command], env=launcher_env(), timeout=30, check=False)
+    assert done.returncode == 3
+    assert jobs.ready_connection(connection) is None
