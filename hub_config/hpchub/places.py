@@ -18,12 +18,13 @@ from typing import Any
 from hpc_slurm import DurationError, parse_memory_mb, parse_minutes
 from hpc_slurm.durations import format_memory
 from hpc_slurm.jobs import SLURM_NAME
+from hpc_slurm.modules import bad_module
 
 KINDS = ("login", "compute", "gpu")
 RANGED = ("nodes", "cpus", "memory", "time", "gpus")  # memory in MB, time in minutes
 DEFAULTED = (*RANGED, "qos", "account")
 PLACE_FIELDS = ("name", "partition", "description", "kind", "defaults", "ranges", "kernel", "environments")
-ENVIRONMENT_FIELDS = ("name", "description", "prefix", "lock", "shared")
+ENVIRONMENT_FIELDS = ("name", "description", "prefix", "lock", "shared", "modules")
 KERNEL_FIELDS = ("cpus", "time", "memory", "gpus", "qos", "display_name")
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 PREFIX = re.compile(r"^/[A-Za-z0-9/._-]*$")
@@ -70,6 +71,7 @@ class Environment:
     description: str = ""
     lock: str = ""  # the lock the notebook_env role installs the prefix from; "": the site's own prefix
     shared: bool = False  # on a filesystem every node mounts: built once, by the first node
+    modules: tuple[str, ...] = ()  # environment modules (Lmod) loaded before the server starts
 
 
 def _range(where: str, value: Any) -> tuple[int, int]:
@@ -150,8 +152,12 @@ def load_environments(raw: Any, source: str = ENVIRONMENTS) -> tuple[Environment
         shared = item.get("shared", False)
         if not isinstance(shared, bool):
             raise PlacesError(f"{where}.shared: must be true or false (got {shared!r})")
+        modules = item.get("modules") or []
+        if not isinstance(modules, Sequence) or isinstance(modules, str) or bad_module(modules):
+            raise PlacesError(f"{where}.modules: must be a list of module names such as gcc/12.2 "
+                              f"(got {bad_module(modules) if isinstance(modules, list) else modules!r})")  # fmt: skip
         environments.append(Environment(name, prefix, str(item.get("description", "")),
-                                        str(item.get("lock") or ""), shared))  # fmt: skip
+                                        str(item.get("lock") or ""), shared, tuple(modules)))  # fmt: skip
     return tuple(environments)
 
 
@@ -248,7 +254,7 @@ def main() -> None:
     if "--kernels" in sys.argv[1:]:
         print(json.dumps(kernel_specs(places)))
     if "--environments" in sys.argv[1:]:
-        print(json.dumps([vars(environment) for environment in environments]))
+        print(json.dumps([{**vars(environment), "modules": list(environment.modules)} for environment in environments]))
 
 
 if __name__ == "__main__":

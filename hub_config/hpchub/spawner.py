@@ -6,6 +6,7 @@ import asyncio
 import html
 import pwd
 import re
+import shlex
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
@@ -14,6 +15,7 @@ from typing import Any
 from batchspawner import SlurmSpawner
 from batchspawner.batchspawner import JobStatus, format_template
 from hpc_slurm import SlurmError, arun, contract
+from hpc_slurm.modules import with_modules
 from hpc_slurm.states import ACTIVE, base_state
 from tornado import web
 from traitlets import Bool, Float, Int, List, Unicode, default
@@ -125,10 +127,12 @@ class HpcSlurmSpawner(SlurmSpawner):
         return next(environment for environment in self.site_environments() if environment.name == name)
 
     def start_in(self, environment: Environment) -> None:
-        """This spawn's server runs from the environment's prefix: its launcher and jupyterhub-singleuser."""
+        """This spawn's server runs from the environment's prefix (its launcher and jupyterhub-singleuser), after
+        the environment's modules are loaded."""
         prefix = environment.prefix
         self.cmd = [f"{prefix}/bin/jupyterhub-singleuser"]
-        self.batchspawner_singleuser_cmd = f"{prefix}/bin/python3 {prefix}/bin/hpchub-singleuser"
+        launcher = [f"{prefix}/bin/python3", f"{prefix}/bin/hpchub-singleuser"]
+        self.batchspawner_singleuser_cmd = shlex.join(with_modules(environment.modules, launcher))
 
     def get_env(self) -> dict[str, str]:
         env: dict[str, str] = super().get_env()

@@ -34,9 +34,10 @@ NOTEBOOK = {
 }  # fmt: skip
 
 
-CLEAN = "rm -rf ~/envs/analysis ~/.local/share/jupyter/kernels/*analysis ~/own-kernel.ipynb"
+CLEAN = "rm -rf ~/envs/analysis ~/.local/share/jupyter/kernels/*analysis* ~/own-kernel.ipynb"
 WHERE = (
-    "import socket, sys, ipykernel\nprint('PREFIX', sys.prefix, 'FROM', ipykernel.__file__, 'ON', socket.gethostname())"
+    "import os, socket, sys, ipykernel\nprint('PREFIX', sys.prefix, 'FROM', ipykernel.__file__, 'ON',"
+    " socket.gethostname(), 'THREADS', os.environ.get('OMP_NUM_THREADS', 'unset'))"
 )
 
 
@@ -65,16 +66,23 @@ def test_a_users_own_kernel_as_the_how_to_says(session_of):
         assert analysis["argv"][0] == on_debug["argv"][0] == f"{home}/envs/analysis/bin/python"
         assert on_debug["display_name"] == "analysis on a compute node (debug, 1 CPU, 30 min)"
         computes = set(on("slurmctld", "sinfo --noheader --partition=debug --format=%n").stdout.split())
-        for kernel, hosts in (("analysis", {"login"}), ("slurm-debug-analysis", computes)):
+        # With --module, the kernels load hpc-defaults/1.0 (OMP_NUM_THREADS=1) first, on the server and on a node.
+        assert specs["kernelspecs"]["analysis-omp"]["spec"]["display_name"] == "analysis-omp (module hpc-defaults/1.0)"
+        for kernel, hosts, threads in (
+            ("analysis", {"login"}, "unset"),
+            ("slurm-debug-analysis", computes, "unset"),
+            ("analysis-omp", {"login"}, "1"),
+            ("slurm-debug-analysis-omp", computes, "1"),
+        ):
             ran = run_notebook(kernel)
             assert ran.returncode == 0, (kernel, ran.stderr[-1500:])
             printed = on("login", "cat ~/own-kernel.ipynb", user=USER).stdout
-            shown = re.search(r"PREFIX (\S+) FROM (\S+) ON (\w+)", printed)
+            shown = re.search(r"PREFIX (\S+) FROM (\S+) ON (\w+) THREADS (\w+)", printed)
             assert shown, printed[-1000:]
             assert shown[1] == f"{home}/envs/analysis" and shown[2].startswith(f"{home}/envs/analysis/lib/")
-            assert shown[3] in hosts, (kernel, shown[3], hosts)
+            assert shown[3] in hosts and shown[4] == threads, (kernel, shown.groups(), hosts)
         on("login", "rm -rf ~/envs/analysis", user=USER)
-        for kernel in ("analysis", "slurm-debug-analysis"):
+        for kernel in ("analysis", "slurm-debug-analysis", "slurm-debug-analysis-omp"):
             ran = run_notebook(kernel)
             assert ran.returncode != 0
             assert f"{home}/envs/analysis/bin/python" in ran.stderr, (kernel, ran.stderr[-1500:])

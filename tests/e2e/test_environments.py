@@ -2,7 +2,9 @@
 the notebook environment with numpy 1 on the shared software filesystem, built by the notebook_env role from its
 own lock. The form lists each place's environments; REST refuses one a place does not offer, before Slurm; a server
 started in numpy1 runs from its prefix, with our magics, the job clock and Dask on Slurm working there (its workers
-run numpy1's interpreter too)."""
+run numpy1's interpreter too), after Lmod loaded its module hpc-defaults/1.0. Environment modules (Lmod) in a
+kernel: `module.load` (jupyterlmod's Python API) puts a module's tool first on PATH; the site's module kernel
+python3-numpy1 runs the Python its module provides."""
 
 from __future__ import annotations
 
@@ -36,7 +38,8 @@ import json, os, subprocess, sys, numpy
 queue = get_ipython().run_line_magic("squeue", "--me")
 print(queue.to_csv())
 print(json.dumps({"prefix": sys.prefix, "numpy": numpy.__version__, "environment": os.environ.get("HPCHUB_ENVIRONMENT"),
-                  "magics": "squeue" in get_ipython().magics_manager.magics["line"]}))
+                  "magics": "squeue" in get_ipython().magics_manager.magics["line"],
+                  "threads": os.environ.get("OMP_NUM_THREADS")}))
 """
 
 DASK_WORKER = """
@@ -100,7 +103,7 @@ def test_a_server_in_the_second_environment_runs_from_its_prefix_with_our_magics
     with numpy1_server.kernel(90, server=NAME) as kernel:
         out = kernel.run(IN_THE_KERNEL)
     seen = json.loads(out.strip().splitlines()[-1])
-    assert seen == {"prefix": PREFIX, "numpy": NUMPY1, "environment": "numpy1", "magics": True}, seen
+    assert seen == {"prefix": PREFIX, "numpy": NUMPY1, "environment": "numpy1", "magics": True, "threads": "1"}, seen
     assert f"jupyter-{USER}-{NAME}" in out  # %squeue --me lists the server's own job
 
 
@@ -115,3 +118,22 @@ def test_dask_workers_of_the_second_environment_run_its_interpreter_on_slurm(num
     with numpy1_server.kernel(180, server=NAME) as kernel:
         workers = json.loads(kernel.run(DASK_WORKER).strip().splitlines()[-1])
     assert workers == [[PREFIX, NUMPY1]], workers
+
+
+def test_a_module_loaded_in_a_kernel_puts_its_tool_first_on_path(numpy1_server):
+    code = (
+        "import module, shutil, subprocess\n"
+        "await module.load('numpy1/1.26')\n"
+        "python = shutil.which('python3')\n"
+        "print(python, subprocess.run([python, '-c', 'import numpy; print(numpy.__version__)'],"
+        " capture_output=True, text=True).stdout.strip())\n"
+    )
+    with numpy1_server.kernel(90, server=NAME) as kernel:
+        out = kernel.run(code).split()
+    assert out == [f"{PREFIX}/bin/python3", NUMPY1], out
+
+
+def test_a_site_kernel_that_loads_a_module_runs_the_python_it_provides(numpy1_server):
+    with numpy1_server.kernel(90, name="python3-numpy1", server=NAME) as kernel:
+        out = kernel.run("import sys, numpy; print(sys.prefix, numpy.__version__)").split()
+    assert out == [PREFIX, NUMPY1], out

@@ -436,3 +436,37 @@ def test_dask_sidebar_new_makes_a_slurm_cluster_that_scales(lab):
         wait_for("the worker jobs ended after Shutdown", lambda: dask_workers() == [], 30, 0.5)
     finally:
         on("slurmctld", f"scancel --user={USER} --name=dask-worker")
+
+
+# Environment modules (Lmod): jupyterlmod's panel
+
+
+def module_items(browser: Chrome, list_id: str) -> list[str]:
+    names: list[str] = browser.execute_script(
+        "return [...document.querySelectorAll(`#${arguments[0]} .jp-Module-itemLabel`)].map(e => e.innerText.trim())",
+        list_id,
+    )
+    return names
+
+
+def hover_and_click(browser: Chrome, item: str) -> None:
+    """As a user does: the pointer over the panel's item shows its button (Load or Unload), which is clicked."""
+    row = browser.find_element(By.XPATH, item)
+    ActionChains(browser).move_to_element(row).pause(0.3).click(row.find_element(By.XPATH, "./button")).perform()
+
+
+def test_the_lmod_panel_lists_the_sites_modules_and_loads_one_into_the_server(lab):
+    """The panel lists the site's modules (notebook_env_modules, on the shared software filesystem); Load puts
+    the module in the server's environment, which a kernel started after it inherits."""
+    lab.open()
+    lab.browser.find_element(By.CSS_SELECTOR, ".lm-TabBar-tab[data-id='module-jupyterlab']").click()
+    wanted = "hpc-defaults/1.0"
+    lab.wait(30).until(lambda b: wanted in module_items(b, "module_avail_list"), "the panel lists no hpc-defaults/1.0")
+    assert "numpy1/1.26" in module_items(lab.browser, "module_avail_list")
+    hover_and_click(lab.browser, f"//ul[@id='module_avail_list']/li[span[normalize-space()='{wanted}']]")
+    lab.wait(30).until(lambda b: wanted in module_items(b, "module_loaded_list"), "Load did not load it")
+    screenshot(lab.browser, "lmod-panel.png")
+    with lab.session.kernel(60, token=lab.token) as kernel:
+        assert kernel.run("import os; print(os.environ.get('OMP_NUM_THREADS'))").strip() == "1"
+    hover_and_click(lab.browser, f"//ul[@id='module_loaded_list']/li[span[normalize-space()='{wanted}']]")
+    lab.wait(30).until(lambda b: wanted not in module_items(b, "module_loaded_list"), "Unload did not unload it")

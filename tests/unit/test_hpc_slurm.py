@@ -191,3 +191,18 @@ def test_the_contract_is_one_set_of_names():
     assert names["env_server_only"] == "HPCHUB_SERVER_ONLY" and names["server_log"] == contract.SERVER_LOG
     done = subprocess.run([sys.executable, "-m", "hpc_slurm.contract"], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout) == names  # what the slurm role renders its node scripts from
+
+
+def test_modules_are_loaded_in_a_login_shell_that_then_runs_the_command(tmp_path):
+    from hpc_slurm.modules import bad_module, with_modules
+
+    assert with_modules([], ["python3", "-V"]) == ["python3", "-V"]
+    wrapped = with_modules(["gcc/12.2", "py+tools"], ["/bin/echo", "a b", "$HOME"])
+    assert wrapped[:2] == ["/bin/bash", "-lc"] and wrapped[3:] == ["/bin/echo", "a b", "$HOME"]
+    # The command's arguments reach it as they were (a stand-in `module` records what it was asked to load).
+    stand_in = f'module() {{ echo "$@" > {tmp_path}/loaded; }}; ' + wrapped[2]
+    done = subprocess.run(["/bin/bash", "-c", stand_in, *wrapped[3:]], capture_output=True, text=True, check=True)
+    assert done.stdout == "a b $HOME\n" and (tmp_path / "loaded").read_text() == "load gcc/12.2 py+tools\n"
+    assert bad_module(["gcc", "x; id", "y"]) == "x; id" and bad_module(["a/b/c"]) == ""
+    with pytest.raises(ValueError, match="'\\$\\(id\\)' is not a module name"):
+        with_modules(["$(id)"], ["true"])

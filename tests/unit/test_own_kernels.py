@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hpc_slurm.modules import command_of
 from slurm_kernel import jobs, own
 
 pytestmark = pytest.mark.unit
@@ -36,14 +37,16 @@ SITE_CONFIG = {"partition": "debug", "cpus": 1, "time": 30, "gpus": 0, "memory":
 
 @pytest.fixture
 def manager(tmp_path: Path) -> FolderSpecs:
-    """A site environment (its prefix: sys.prefix's stand-in) with two compute-node kernels and a local one, and a
-    user's kernels folder, both in tmp."""
+    """A site environment (its prefix: sys.prefix's stand-in) with two Python compute-node kernels, an R one (not
+    a template for the user's Python) and a local one, and a user's kernels folder, both in tmp."""
     site = tmp_path / "site"
-    for name, config in (("slurm-debug", SITE_CONFIG), ("slurm-gpu", {**SITE_CONFIG, "partition": "gpu", "gpus": 1})):
+    gpu = {**SITE_CONFIG, "partition": "gpu", "gpus": 1}
+    for name, config, language in (("slurm-debug", SITE_CONFIG, "python"), ("slurm-gpu", gpu, "python"),
+                                   ("slurm-debug-r", SITE_CONFIG, "R")):  # fmt: skip
         (site / name).mkdir(parents=True)
         (site / name / "kernel.json").write_text(json.dumps({
             "argv": ["/opt/jupyter/bin/python3", "-m", "slurm_kernel.launch", "-f", "{connection_file}"],
-            "display_name": name, "language": "python", "metadata": {"kernel_provisioner": {
+            "display_name": name, "language": language, "metadata": {"kernel_provisioner": {
                 "provisioner_name": "slurm-provisioner", "config": config}}}))  # fmt: skip
     (site / "python3").mkdir()
     (site / "python3" / "kernel.json").write_text(json.dumps({"argv": ["python3"], "display_name": "Python 3",
@@ -118,3 +121,22 @@ def test_a_deleted_interpreter_is_found_before_a_job_is_submitted(tmp_path):
     assert jobs.missing_interpreter([str(tmp_path / "gone/bin/python"), "-m", "x"]) == str(tmp_path / "gone/bin/python")
     assert jobs.missing_interpreter([sys.executable, "-m", "x"]) == ""
     assert jobs.missing_interpreter(["python3", "-m", "x"]) == ""  # found on PATH on the node, as Jupyter does
+
+
+def test_modules_are_loaded_before_each_kernel_and_a_local_one_on_request(manager, venv, tmp_path):
+    written = own.add(str(venv), None, ["debug"], manager, prefix=str(tmp_path / "site"), modules=["gcc/12.2"],
+                      local=True)  # fmt: skip
+    assert [where.name for where in written] == ["analysis", "slurm-debug-analysis"]
+    local, on_debug = (json.loads((where / "kernel.json").read_text()) for where in written)
+    python = str(venv / "bin/python")
+    assert local["argv"] == ["/bin/bash", "-lc", 'module load gcc/12.2 && exec "$0" "$@"', python, "-m",
+                             "ipykernel_launcher", "-f", "{connection_file}"]  # fmt: skip
+    assert local["display_name"] == "analysis (module gcc/12.2)"
+    assert on_debug["argv"][3:] == [python, "-m", "slurm_kernel.launch", "-f", "{connection_file}"]
+    assert on_debug["display_name"] == "analysis (module gcc/12.2) on a compute node (debug, 1 CPU, 30 min)"
+    # The provisioner finds the interpreter inside the wrapper (a deleted environment is still named).
+    assert jobs.missing_interpreter(command_of(on_debug["argv"])) == ""
+    (venv / "bin/python").unlink()
+    assert jobs.missing_interpreter(command_of(on_debug["argv"])) == python
+    with pytest.raises(own.OwnKernelError, match="--module 'gcc;id'"):
+        own.add(str(tmp_path / "site"), None, [], manager, modules=["gcc;id"])

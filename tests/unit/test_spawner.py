@@ -257,6 +257,15 @@ def test_a_server_starts_in_the_environment_chosen_from_its_prefix(make_spawner,
     assert spawner.get_env()["HPCHUB_ENVIRONMENT"] == "default"
 
 
+def test_an_environments_modules_are_loaded_before_its_server_starts(make_spawner, fake_slurm):
+    modular = [{**SITE_ENVIRONMENTS[0], "modules": ["gcc/12.2", "site-defaults"]}, SITE_ENVIRONMENTS[1]]
+    spawner = make_spawner(places=PLACES_WITH_ENVIRONMENTS, environments=modular)
+    job = asyncio.run(submitted(spawner, {"place": "shared"}))
+    assert fake_slurm.script(job).rstrip().endswith(
+        "/bin/bash -lc 'module load gcc/12.2 site-defaults && exec \"$0\" \"$@\"' /opt/jupyter/bin/python3 "
+        "/opt/jupyter/bin/hpchub-singleuser /opt/jupyter/bin/jupyterhub-singleuser")  # fmt: skip
+
+
 def test_an_environment_not_offered_at_the_place_is_refused_before_slurm(make_spawner, fake_slurm):
     spawner = make_spawner(places=PLACES_WITH_ENVIRONMENTS, environments=SITE_ENVIRONMENTS)
     with pytest.raises(HTTPError) as refused:

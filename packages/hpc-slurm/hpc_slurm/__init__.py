@@ -5,6 +5,7 @@
 - `states`: job states, and which of them mean a job is still active or may still answer.
 - `jobs`: a job request, and the one writer of its sbatch options.
 - `contract`: the names the hub, a user's server, its kernels and the node scripts share.
+- `modules`: environment modules (Lmod) loaded before a server's or a kernel's command.
 
 Names are loaded on first use (PEP 562): the server's launcher imports `hpc_slurm.contract` alone, without the
 runner's asyncio and subprocess (part of every spawn's start-up).

@@ -1,5 +1,6 @@
-"""hpc-kernel add ENV [--name NAME] [--on PLACE]: a user's own Python environment (a venv, a conda prefix) as
-kernels that run as Slurm jobs on compute nodes, beside its local kernel (`ipykernel install --user`).
+"""hpc-kernel add ENV [--name NAME] [--on PLACE] [--module MODULE] [--local]: a user's own Python environment (a
+venv, a conda prefix) as kernels that run as Slurm jobs on compute nodes, beside its local kernel (`ipykernel install
+--user`, or --local here). With --module, each kernel loads those environment modules (Lmod) before it starts.
 
 For each of the site's compute-node kernels (slurm-PLACE, which the notebook_env role writes from site_places)
 or the one named by --on, a kernel spec slurm-PLACE-NAME in the user's kernels folder: the same provisioner and
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import hpc_slurm
+from hpc_slurm.modules import bad_module, with_modules
 
 import slurm_kernel
 from slurm_kernel.jobs import KernelJobSize
@@ -62,12 +64,14 @@ class SiteKernel:
 
 
 def site_kernels(manager: KernelSpecs, prefix: str = sys.prefix) -> list[SiteKernel]:
-    """The compute-node kernels of the site's environment (specs slurm-PLACE under `prefix`)."""
+    """The Python compute-node kernels of the site's environment (specs slurm-PLACE under `prefix`; not its R
+    kernels, slurm-PLACE-r)."""
     found = []
     for name, entry in sorted(manager.get_all_specs().items()):
         spec = entry["spec"]
         provisioner = spec.get("metadata", {}).get("kernel_provisioner", {})
         if (name.startswith("slurm-") and provisioner.get("provisioner_name") == PROVISIONER
+                and spec.get("language", "python") == "python"
                 and Path(entry["resource_dir"]).resolve().is_relative_to(Path(prefix).resolve())):  # fmt: skip
             found.append(SiteKernel(name, dict(provisioner.get("config", {}))))
     return found
@@ -91,18 +95,40 @@ def default_name(python: Path) -> str:
     return re.sub(r"[^a-z0-9_.-]", "-", folder.name.lower()).strip("-.") or "mine"
 
 
-def write_spec(folder: Path, python: Path, name: str, kernel: SiteKernel) -> Path:
-    """The spec slurm-PLACE-NAME in `folder` (the user's kernels), with its folder of links; replaced if there."""
-    where = folder / f"{kernel.name}-{name}"
+def with_modules_named(name: str, modules: list[str]) -> str:
+    return f"{name} (module{'s' if len(modules) > 1 else ''} {', '.join(modules)})" if modules else name
+
+
+def fresh_folder(where: Path) -> Path:
     if where.exists():
         shutil.rmtree(where)
+    where.mkdir(parents=True)
+    return where
+
+
+def write_local_spec(folder: Path, python: Path, name: str, modules: list[str]) -> Path:
+    """The spec NAME in `folder`: the environment's kernel on the server, after its modules are loaded."""
+    where = fresh_folder(folder / name)
+    spec = {
+        "argv": with_modules(modules, [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"]),
+        "display_name": with_modules_named(name, modules),
+        "language": "python",
+        "metadata": {"debugger": True},
+    }
+    (where / "kernel.json").write_text(json.dumps(spec, indent=1) + "\n")
+    return where
+
+
+def write_spec(folder: Path, python: Path, name: str, kernel: SiteKernel, modules: list[str] | None = None) -> Path:
+    """The spec slurm-PLACE-NAME in `folder` (the user's kernels), with its folder of links; replaced if there."""
+    where = fresh_folder(folder / f"{kernel.name}-{name}")
     links = where / "pythonpath"
-    links.mkdir(parents=True)
+    links.mkdir()
     for package in LINKED:
         (links / package.__name__).symlink_to(Path(str(package.__file__)).parent)
     spec = {
-        "argv": [str(python), "-m", "slurm_kernel.launch", "-f", "{connection_file}"],
-        "display_name": f"{name} on a compute node ({kernel.size().describe()})",
+        "argv": with_modules(modules or [], [str(python), "-m", "slurm_kernel.launch", "-f", "{connection_file}"]),
+        "display_name": f"{with_modules_named(name, modules or [])} on a compute node ({kernel.size().describe()})",
         "language": "python",
         "interrupt_mode": "message",
         "env": {"PYTHONPATH": str(links)},
@@ -114,8 +140,12 @@ def write_spec(folder: Path, python: Path, name: str, kernel: SiteKernel) -> Pat
 
 
 def add(environment: str, name: str | None, places: list[str], manager: KernelSpecs,
-        prefix: str = sys.prefix) -> list[Path]:  # fmt: skip
-    """The kernel specs of `environment` for the site's compute-node kernels in `prefix` (those of `places`)."""
+        prefix: str = sys.prefix, modules: list[str] | None = None, local: bool = False) -> list[Path]:  # fmt: skip
+    """The kernel specs of `environment` for the site's compute-node kernels in `prefix` (those of `places`), each
+    loading `modules` first; with `local`, its kernel on the server too."""
+    modules = list(modules or [])
+    if bad_module(modules):
+        raise OwnKernelError(f"--module {bad_module(modules)!r}: not a module name such as gcc/12.2")
     python = interpreter(environment)
     name = name or default_name(python)
     if not NAME.match(name):
@@ -129,7 +159,8 @@ def add(environment: str, name: str | None, places: list[str], manager: KernelSp
         raise OwnKernelError(f"--on {unknown[0]}: not a place with kernels here ({', '.join(offered)})")
     chosen = [offered[place] for place in places] if places else kernels
     folder = Path(manager.user_kernel_dir)
-    return [write_spec(folder, python, name, kernel) for kernel in chosen]
+    written = [write_local_spec(folder, python, name, modules)] if local else []
+    return written + [write_spec(folder, python, name, kernel, modules) for kernel in chosen]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -138,13 +169,26 @@ def main(argv: list[str] | None = None) -> None:
     adding = commands.add_parser("add", help="your environment as kernels on compute nodes")
     adding.add_argument("environment", help="a venv or conda prefix (or its bin/python) that has ipykernel")
     adding.add_argument("--name", help="the kernels' name (default: the environment's folder name)")
-    adding.add_argument("--on", action="append", default=[], metavar="PLACE",
-                        help="a place whose compute-node kernel to follow (default: each); repeatable")  # fmt: skip
+    adding.add_argument(
+        "--on",
+        action="append",
+        default=[],
+        metavar="PLACE",
+        help="a place whose compute-node kernel to follow (default: each); repeatable",
+    )
+    adding.add_argument(
+        "--module",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="an environment module (Lmod) each kernel loads first; repeatable",
+    )
+    adding.add_argument("--local", action="store_true", help="also its kernel on the server, named NAME")  # fmt: skip
     args = parser.parse_args(argv)
     from jupyter_client.kernelspec import KernelSpecManager  # Jupyter's own search path (here, not at import)
 
     try:
-        written = add(args.environment, args.name, args.on, KernelSpecManager())
+        written = add(args.environment, args.name, args.on, KernelSpecManager(), modules=args.module, local=args.local)
     except OwnKernelError as error:
         raise SystemExit(f"hpc-kernel: {error}") from None
     for where in written:

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hpc_slurm.modules import command_of
 from jupyter_client.ioloop.restarter import AsyncIOLoopKernelRestarter
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
 from jupyter_core.paths import jupyter_runtime_dir
@@ -113,7 +114,7 @@ class SlurmProvisioner(KernelProvisionerBase):
         key = manager.session.key
         write_connection_file(self._connection, key.decode(), manager.session.signature_scheme,
                               self.kernel_spec.display_name)  # fmt: skip
-        missing = missing_interpreter(cmd)
+        missing = missing_interpreter(command_of(cmd))
         if missing:
             self._connection.unlink(missing_ok=True)
             raise KernelJobError(f"This kernel's interpreter {missing} is missing (was its environment deleted?): make "
