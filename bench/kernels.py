@@ -73,7 +73,7 @@ def _kernel_jobs() -> list[str]:
     return [name for name in names if name.startswith(("kernel-", "plain-kernel"))]
 
 
-def _first_reply(session: HubSession, name: str, token: str) -> float:
+def first_reply(session: HubSession, name: str, token: str) -> float:
     """A kernel through the proxy, from the request that starts it to the reply to its first execute request."""
     started = time.monotonic()
     with session.kernel(180, name=name, server="login", token=token) as kernel:
@@ -86,7 +86,7 @@ def _side_by_side(session: HubSession, driver: Kernel, token: str) -> tuple[floa
     at = time.time() + 0.5
     msg_id = driver.send(f"plain({at!r})")
     time.sleep(max(0.0, at - time.time()))
-    ours = _first_reply(session, KERNEL, token)
+    ours = first_reply(session, KERNEL, token)
     printed = driver.outcome(msg_id)
     line = next((text for text in printed.splitlines() if text.startswith("RESULT ")), None)
     if line is None:
@@ -94,22 +94,22 @@ def _side_by_side(session: HubSession, driver: Kernel, token: str) -> tuple[floa
     return ours, float(json.loads(line.removeprefix("RESULT ")))
 
 
-def _spawn(session: HubSession, server: str, options: dict[str, Any]) -> float:
+def spawn(session: HubSession, server: str, options: dict[str, Any]) -> float:
     started = time.monotonic()
     reply = session.api("POST", f"/users/{USER}/servers/{server}", json={"user_options": options})
     if reply.status_code not in (201, 202):
         raise RuntimeError(f"spawn of {server} refused: {reply.status_code} {reply.text[:200]}")
-    wait_for(f"{server} ready", lambda: bool(_servers(session).get(server, {}).get("ready")), 180, 0.1)
+    wait_for(f"{server} ready", lambda: bool(servers(session).get(server, {}).get("ready")), 180, 0.1)
     return time.monotonic() - started
 
 
-def _servers(session: HubSession) -> dict[str, Any]:
+def servers(session: HubSession) -> dict[str, Any]:
     return dict(session.api("GET", f"/users/{USER}").json().get("servers", {}))
 
 
-def _stop(session: HubSession, server: str) -> None:
+def stop(session: HubSession, server: str) -> None:
     session.api("DELETE", f"/users/{USER}/servers/{server}", json={"remove": True})
-    wait_for(f"{server} stopped", lambda: server not in _servers(session), 90, 0.1)
+    wait_for(f"{server} stopped", lambda: server not in servers(session), 90, 0.1)
 
 
 def measure(rounds: int, say: Callable[[str], None]) -> dict[str, Any]:
@@ -117,8 +117,8 @@ def measure(rounds: int, say: Callable[[str], None]) -> dict[str, Any]:
     if session.login().status_code != 200:
         raise RuntimeError(f"{USER} cannot log in")
     for server in ("login", "compute"):
-        if server in _servers(session):
-            _stop(session, server)
+        if server in servers(session):
+            stop(session, server)
     others = on("slurmctld", "squeue --noheader --format='%i %u %j %N'").stdout.strip()
     if others:  # side by side only if both kernels fit at once: jobs left on the nodes make one wait for the other
         raise RuntimeError(f"the kernels benchmark needs an idle cluster; Slurm runs:\n{others}")
@@ -126,11 +126,11 @@ def measure(rounds: int, say: Callable[[str], None]) -> dict[str, Any]:
                                        "login_spawn_s": [], "compute_spawn_s": []}  # fmt: skip
     say(f"   {rounds} rounds: a server on the login node and on a compute node, spawned")
     for index in range(rounds):
-        samples["login_spawn_s"].append(_spawn(session, "login", {"place": "login", "time": 60}))
-        samples["compute_spawn_s"].append(_spawn(session, "compute", {"place": "interactive", "time": 20}))
-        _stop(session, "compute")
+        samples["login_spawn_s"].append(spawn(session, "login", {"place": "login", "time": 60}))
+        samples["compute_spawn_s"].append(spawn(session, "compute", {"place": "interactive", "time": 20}))
+        stop(session, "compute")
         if index < rounds - 1:  # the last one stays: the kernels start from it
-            _stop(session, "login")
+            stop(session, "login")
     token = session.token()
     pairs = rounds * KERNEL_ROUNDS_PER_ROUND
     try:
@@ -143,9 +143,9 @@ def measure(rounds: int, say: Callable[[str], None]) -> dict[str, Any]:
                 samples["plain_sbatch_s"].append(plain)
                 wait_for("kernel jobs gone", lambda: not _kernel_jobs(), 60, 0.1)
         for _ in range(rounds):
-            samples["local_kernel_s"].append(_first_reply(session, "python3", token))
+            samples["local_kernel_s"].append(first_reply(session, "python3", token))
     finally:
-        _stop(session, "login")
+        stop(session, "login")
     medians = {name: statistics.median(values) for name, values in samples.items()}
     ratios = [ours / plain for ours, plain in zip(samples["kernel_job_s"], samples["plain_sbatch_s"], strict=True)]
     return {"samples": samples, "medians": medians, "ratios": {"kernel job / plain sbatch": statistics.median(ratios)}}

@@ -107,6 +107,25 @@ def kernels_table(result: dict[str, Any]) -> str:
     return table(header, rows) + notes
 
 
+def environments_table(result: dict[str, Any]) -> str:
+    m, r, disk = result["medians"], result["ratios"], result["disk_mb"]
+    n = len(result["samples"]["default_spawn_s"])
+    rows = [["a server in numpy1 / in the default environment: request to ready (s)", f"{m['numpy1_spawn_s']:.2f}",
+             f"{m['default_spawn_s']:.2f}", f"{r['server in numpy1 / in default']:.2f}", "report"]]  # fmt: skip
+    kernels = {"R kernel on a compute node / Python's": ("slurm-interactive-r", "slurm-interactive", "report"),
+               "R kernel on the server / Python's": ("ir", "python3", "report"),
+               "module kernel (python3-numpy1) / python3": ("python3-numpy1", "python3", "report")}  # fmt: skip
+    for label, (ours, theirs, target) in kernels.items():
+        rows.append([f"{label}: request to first execute reply (s)", f"{m[f'{ours}_s']:.2f}", f"{m[f'{theirs}_s']:.2f}",
+                     f"{r[label]:.2f}", target])  # fmt: skip
+    rows += [[label, f"{value:.0f}", "", "", "report"] for label, value in disk.items()]
+    header = [f"environments (median of {n} rounds)", "ours", "the default", "ratio", "target"]
+    notes = ("\n\nR starts slower than Python in itself (its two local kernels); the Slurm job adds about as much to "
+             "either. A server in numpy1 loads a module in a login shell and imports from the shared software "
+             "filesystem; a module kernel starts a login shell and Lmod first.")  # fmt: skip
+    return table(header, rows) + notes
+
+
 def logins_table(result: dict[str, Any]) -> str:
     pam, many, spawn = result["pam"], result["concurrent"], result["spawn"]
     rows = [

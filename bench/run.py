@@ -20,6 +20,7 @@ from typing import Any
 
 from bench import (
     concurrency,
+    environments,
     hub_host,
     kernels,
     logins,
@@ -39,11 +40,13 @@ SECTIONS: dict[str, tuple[str, Callable[[int, Callable[[str], None]], dict[str, 
     "parallel": ("Dask, IPython Parallel and MPI from a notebook", parallel.measure),
     "workflows": ("Workflows on Slurm", workflows.measure),
     "kernels": ("Kernels as Slurm jobs, and servers on the login node", kernels.measure),
+    "environments": ("Users' environments: site environments, R and module kernels", environments.measure),
     "logins": ("Logins with users in the directory", logins.measure),
     "hub_host": ("A hub host without Docker: the hub and the proxy as systemd services", hub_host.measure),
     "monitoring": ("The monitoring's own cost", monitoring.measure),
 }
 TABLES = {"parallel": report.parallel_table, "workflows": report.workflows_table, "kernels": report.kernels_table,
+          "environments": report.environments_table,
           "logins": report.logins_table, "hub_host": report.hub_host_table,
           "monitoring": report.monitoring_table}  # fmt: skip
 IMAGES = ["notebook", "hub", "proxy", "node"]
