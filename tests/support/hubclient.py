@@ -85,10 +85,13 @@ class Kernel:
         return msg_id
 
     def outcome(self, msg_id: str) -> str:
-        """What the cell `msg_id` printed once it is done; AssertionError with its traceback if it failed.
-        A kernel that dies meanwhile (status dead) raises KernelDied with what the cell printed."""
-        printed = []
-        while True:
+        """What the cell `msg_id` printed once it is done (its execute_reply and its idle status both in: ipykernel
+        7 sends them in either order, and after an interrupt its output may follow the idle); AssertionError with
+        its traceback if it failed. A kernel that dies meanwhile (status dead) raises KernelDied with what the cell
+        printed."""
+        printed: list[str] = []
+        replied = idle = False
+        while not (replied and idle):
             message = json.loads(self.ws.recv())
             if message["header"].get("msg_type") == "status" and message["content"].get("execution_state") == "dead":
                 raise KernelDied("".join(printed))
@@ -99,8 +102,11 @@ class Kernel:
                 printed.append(message["content"]["text"])
             elif kind == "error":
                 raise AssertionError("\n".join(message["content"]["traceback"]))
+            elif kind == "execute_reply":
+                replied = True
             elif kind == "status" and message["content"]["execution_state"] == "idle":
-                return "".join(printed)
+                idle = True
+        return "".join(printed)
 
 
 class HubSession(requests.Session):
