@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -44,6 +45,57 @@ def test_a_second_run_changes_nothing(site: Site):
     assert site.second.returncode == 0, site.second.log[-4000:]
     assert site.second is not site.first
     assert site.second.changed and all(n == 0 for n in site.second.changed.values()), site.second.changed
+
+
+NOTEBOOK_LOCK = ROOT / "images/notebook/requirements.txt"
+OWN_PACKAGES = "/opt/jupyter/.own-packages-sha256"  # the hash of our packages the notebook_env role installed
+
+
+def test_a_compute_node_holds_the_notebook_images_locked_environment(site: Site):
+    """notebook_env's production path: the notebook image's lock installed on a bare host, with our packages,
+    the site's Jupyter, Dask, IPython Parallel and MPI settings, R's kernel and Lmod."""
+    assert site.first.returncode == 0
+    py = "/opt/jupyter/bin/python"
+    locked = re.search(r"^jupyterhub==(\S+)", NOTEBOOK_LOCK.read_text(), re.M)
+    assert locked and on("prod-c1", "/opt/jupyter/bin/jupyterhub-singleuser --version").splitlines()[-1] == locked[1]
+    assert on("prod-c1", "stat -c %a /opt/jupyter/bin/hpchub-singleuser").strip() == "755"
+    lock_sha256 = hashlib.sha256(NOTEBOOK_LOCK.read_bytes()).hexdigest()
+    assert on("prod-c1", "cat /opt/jupyter/.lock-sha256").strip() == lock_sha256
+    on("prod-c1", f"test -f /opt/jupyter/share/jupyter/lab/settings/overrides.json && test -s {OWN_PACKAGES}")
+    # Our own packages after the lock, and IPython's site configuration that loads the magics in every kernel.
+    tables = on("prod-c1", f"{py} -c 'import slurm_magic.magics, slurm_magic.commands as c; print(*c.TABLE_FORMATS)'")
+    assert "squeue" in tables.split(), tables
+    assert "slurm_magic" in on("prod-c1", "cat /opt/jupyter/etc/ipython/ipython_config.py")
+    # The job clock: the notebook image's build of its JupyterLab extension, and its server extension enabled.
+    on("prod-c1", "test -f /opt/jupyter/share/jupyter/labextensions/hpc-job-clock/package.json")
+    extensions = on("prod-c1", "/opt/jupyter/bin/jupyter server extension list 2>&1")
+    assert re.search(r"hpc_job_clock\S* +\S*enabled", extensions), extensions
+    # Dask's site defaults as Dask reads them; the IPython Parallel sidebar's engines are Slurm jobs; MPI: Open MPI
+    # found by mpi4py, and PMIx's library where Slurm loads it.
+    dask = on("prod-c1", f"{py} -c \"import dask, dask_jobqueue; g = dask.config.get;"
+                         " print(g('jobqueue.slurm.walltime'), g('jobqueue.slurm.worker-extra-args'),"
+                         " g('labextension.factory.class'))\"")  # fmt: skip
+    assert dask.strip() == "00:30:00 ['--lifetime', '27m', '--lifetime-stagger', '1m'] SLURMCluster", dask
+    sidebar = on("prod-c1", "cat /opt/jupyter/etc/jupyter/jupyter_server_config.json")
+    assert '"engine_launcher_class": "slurm"' in sidebar, sidebar
+    assert "Open MPI" in on("prod-c1", f"{py} -c 'from mpi4py import MPI; print(MPI.Get_library_version())'")
+    assert on("prod-c1", "readlink /usr/lib/x86_64-linux-gnu/pmix2/lib/libpmix.so").strip() == "libpmix.so.2"
+    # R and its kernel, and Lmod, from Debian.
+    kernels = on("prod-c1", "/opt/jupyter/bin/jupyter kernelspec list")
+    assert re.search(r"^\s*ir\s+/usr/share/jupyter/kernels/ir$", kernels, re.M), kernels
+    assert "Modules based on Lua" in on("prod-c1", "bash -lc 'module --version' 2>&1")
+
+
+def test_a_change_to_our_packages_alone_reinstalls_them(site: Site):
+    """An upgrade of our packages under the same lock (a node built from the notebook image has no uv): the role
+    installs uv again, reinstalls them and records their new hash."""
+    assert site.second.returncode == 0
+    current = on("prod-c1", f"cat {OWN_PACKAGES}")
+    on("prod-c1", f"rm -rf /opt/uv && echo an-older-release > {OWN_PACKAGES}")
+    again = deploy("own-packages", "--limit", "prod-c1")
+    assert again.returncode == 0, again.log[-4000:]
+    assert on("prod-c1", f"cat {OWN_PACKAGES}") == current
+    on("prod-c1", "/opt/jupyter/bin/python -c 'import hpc_slurm.jobs, slurm_magic.magics'")
 
 
 def test_the_hub_host_runs_the_hub_and_the_proxy_as_services_without_docker(site: Site):
