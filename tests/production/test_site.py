@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import time
+from pathlib import Path
 
 from tests.production import hosts
 from tests.production.conftest import Site
@@ -51,13 +52,20 @@ NOTEBOOK_LOCK = ROOT / "images/notebook/requirements.txt"
 OWN_PACKAGES = "/opt/jupyter/.own-packages-sha256"  # the hash of our packages the notebook_env role installed
 
 
+def locked_jupyterhub(lock: Path) -> str:
+    """The JupyterHub version an image's lock pins."""
+    pinned = re.search(r"^jupyterhub==(\S+)", lock.read_text(), re.M)
+    assert pinned, f"{lock}: no jupyterhub pin"
+    return pinned[1]
+
+
 def test_a_compute_node_holds_the_notebook_images_locked_environment(site: Site):
     """notebook_env's production path: the notebook image's lock installed on a bare host, with our packages,
     the site's Jupyter, Dask, IPython Parallel and MPI settings, R's kernel and Lmod."""
     assert site.first.returncode == 0
     py = "/opt/jupyter/bin/python"
-    locked = re.search(r"^jupyterhub==(\S+)", NOTEBOOK_LOCK.read_text(), re.M)
-    assert locked and on("prod-c1", "/opt/jupyter/bin/jupyterhub-singleuser --version").splitlines()[-1] == locked[1]
+    version = on("prod-c1", "/opt/jupyter/bin/jupyterhub-singleuser --version").splitlines()[-1]
+    assert version == locked_jupyterhub(NOTEBOOK_LOCK)
     assert on("prod-c1", "stat -c %a /opt/jupyter/bin/hpchub-singleuser").strip() == "755"
     lock_sha256 = hashlib.sha256(NOTEBOOK_LOCK.read_bytes()).hexdigest()
     assert on("prod-c1", "cat /opt/jupyter/.lock-sha256").strip() == lock_sha256
@@ -107,8 +115,8 @@ def test_the_hub_host_runs_the_hub_and_the_proxy_as_services_without_docker(site
     assert hub.startswith("jupyterhub\n") and "/opt/jupyterhub/bin/jupyterhub --config" in hub, hub
     assert proxy.startswith("chp\n") and "configurable-http-proxy" in proxy, proxy
     # The hub's venv is the hub image's lock, exactly: the versions pinned there.
-    locked = re.search(r"^jupyterhub==(\S+)", (ROOT / "images/hub/requirements.txt").read_text(), re.M)
-    assert locked and on("prod-jupyter", "/opt/jupyterhub/bin/jupyterhub --version").strip() == locked[1]
+    hub_version = on("prod-jupyter", "/opt/jupyterhub/bin/jupyterhub --version").strip()
+    assert hub_version == locked_jupyterhub(ROOT / "images/hub/requirements.txt")
     # Secrets readable by the services' users only; the hub resolves the directory's users through SSSD.
     modes = on("prod-jupyter", "stat -c '%n %U %G %a' /etc/hpc-jupyterhub/cookie-secret /etc/hpc-jupyterhub/tls.key")
     assert modes.split("\n")[:2] == ["/etc/hpc-jupyterhub/cookie-secret root jupyterhub 440",
