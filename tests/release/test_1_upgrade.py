@@ -185,9 +185,38 @@ def test_a_new_spawn_works_after_the_upgrade(story):
     assert session.api("DELETE", "/users/dave/server").status_code in (202, 204)
 
 
+def container_states() -> dict[str, dict[str, object]]:
+    """Each container's id, image, start time and restarts: what a changed container task changed."""
+    names = docker("ps", "-a", "--format", "{{.Names}}").stdout.split()
+    shown = docker("inspect", *names).stdout if names else "[]"
+    return {
+        c["Name"].lstrip("/"): {
+            "id": c["Id"][:12], "image": c["Image"][7:19], "status": c["State"]["Status"],
+            "started": c["State"]["StartedAt"], "finished": c["State"]["FinishedAt"],
+            "exit": c["State"]["ExitCode"], "restarts": c["RestartCount"],
+            "config": {"env": sorted(c["Config"]["Env"] or []), "labels": c["Config"]["Labels"],
+                       "mounts": sorted(str(m) for m in c["HostConfig"].get("Mounts") or []),
+                       "hosts": c["HostConfig"].get("ExtraHosts"), "health": c["Config"].get("Healthcheck")},
+        }
+        for c in json.loads(shown)
+    }  # fmt: skip
+
+
+def what_differs(before: dict[str, dict[str, object]], after: dict[str, dict[str, object]]) -> dict[str, object]:
+    return {
+        name: {key: (before.get(name, {}).get(key), value) for key, value in state.items()
+               if before.get(name, {}).get(key) != value}
+        for name, state in after.items() if before.get(name) != state
+    }  # fmt: skip
+
+
 def test_a_second_make_up_changes_nothing(story):
+    before = container_states()
     done = timed_make(story, "make up again", "up")
     recap = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", done.stdout, re.M)
     assert recap
     changed = {host: int(n) for host, n in recap if int(n)}
-    assert not changed, f"changed on a second run: {changed}; tasks: {changed_tasks(done.stdout)}"
+    assert not changed, (
+        f"changed on a second run: {changed}; tasks: {changed_tasks(done.stdout)}; "
+        f"containers (before, after): {what_differs(before, container_states())}"
+    )
