@@ -10,10 +10,12 @@ step; sacct still has the jobs from before; a new spawn works; a second `make up
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -188,7 +190,7 @@ def test_a_new_spawn_works_after_the_upgrade(story):
 def container_states() -> dict[str, dict[str, object]]:
     """Each container's id, image, start time and restarts: what a changed container task changed."""
     names = docker("ps", "-a", "--format", "{{.Names}}").stdout.split()
-    shown = docker("inspect", *names).stdout if names else "[]"
+    shown = docker("inspect", *names, check=False).stdout if names else ""  # one gone meanwhile: the others
     return {
         c["Name"].lstrip("/"): {
             "id": c["Id"][:12], "image": c["Image"][7:19], "status": c["State"]["Status"],
@@ -198,7 +200,7 @@ def container_states() -> dict[str, dict[str, object]]:
                        "mounts": sorted(str(m) for m in c["HostConfig"].get("Mounts") or []),
                        "hosts": c["HostConfig"].get("ExtraHosts"), "health": c["Config"].get("Healthcheck")},
         }
-        for c in json.loads(shown)
+        for c in json.loads(shown or "[]")
     }  # fmt: skip
 
 
@@ -210,13 +212,25 @@ def what_differs(before: dict[str, dict[str, object]], after: dict[str, dict[str
     }  # fmt: skip
 
 
+# The Docker engine's container events, as tools/prerequisites.sh logs them ("TIME ACTION NAME ID ...").
+EVENTS_LOG = Path(os.environ.get("PREREQ_LOG_DIR", "/var/log/hpc-jupyterhub-deploy")) / "docker-events.log"
+
+
+def events_since(started: float) -> list[str]:
+    if not EVENTS_LOG.exists():
+        return []
+    lines = EVENTS_LOG.read_text(errors="replace").splitlines()
+    return [line for line in lines if line.split(" ", 1)[0].isdigit() and int(line.split(" ", 1)[0]) >= started]
+
+
 def test_a_second_make_up_changes_nothing(story):
-    before = container_states()
+    before, started = container_states(), time.time() - 1
     done = timed_make(story, "make up again", "up")
     recap = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", done.stdout, re.M)
     assert recap
     changed = {host: int(n) for host, n in recap if int(n)}
     assert not changed, (
         f"changed on a second run: {changed}; tasks: {changed_tasks(done.stdout)}; "
-        f"containers (before, after): {what_differs(before, container_states())}"
+        f"containers (before, after): {what_differs(before, container_states())}; "
+        f"the engine's container events meanwhile: {events_since(started)[-40:]}"
     )
