@@ -255,6 +255,12 @@ def test_a_server_starts_in_the_environment_chosen_from_its_prefix(make_spawner,
     assert fake_slurm.script(job).rstrip().endswith("/opt/jupyter/bin/python3 /opt/jupyter/bin/hpchub-singleuser "
                                                     "/opt/jupyter/bin/jupyterhub-singleuser")  # fmt: skip
     assert spawner.get_env()["HPCHUB_ENVIRONMENT"] == "default"
+    # The same spawner (the hub keeps it across a user's spawns) at a place that names no environments: not the
+    # prefix of the spawn before.
+    asyncio.run(submitted(spawner, {"place": "shared", "environment": "numpy1"}))
+    job = asyncio.run(submitted(spawner, {"place": "quick"}))
+    assert fake_slurm.script(job).rstrip().endswith("/opt/jupyter/bin/jupyterhub-singleuser")
+    assert prefix not in fake_slurm.script(job)
 
 
 def test_an_environments_modules_are_loaded_before_its_server_starts(make_spawner, fake_slurm):
