@@ -50,6 +50,11 @@ def test_a_second_run_changes_nothing(site: Site):
 
 NOTEBOOK_LOCK = ROOT / "images/notebook/requirements.txt"
 OWN_PACKAGES = "/opt/jupyter/.own-packages-sha256"  # the hash of our packages the notebook_env role installed
+# The launcher item of the desktop as jupyter-remote-desktop-proxy makes it (only where vncserver is).
+DESKTOP_ENTRY = (
+    "from jupyter_remote_desktop_proxy.setup_websockify import setup_websockify;"
+    ' print(setup_websockify()["launcher_entry"]["title"])'
+)
 
 
 def locked_jupyterhub(lock: Path) -> str:
@@ -61,7 +66,7 @@ def locked_jupyterhub(lock: Path) -> str:
 
 def test_a_compute_node_holds_the_notebook_images_locked_environment(site: Site):
     """notebook_env's production path: the notebook image's lock installed on a bare host, with our packages,
-    the site's Jupyter, Dask, IPython Parallel and MPI settings, R's kernel and Lmod."""
+    the site's Jupyter, Dask, IPython Parallel and MPI settings, R's kernel, Lmod and the desktop."""
     assert site.first.returncode == 0
     py = "/opt/jupyter/bin/python"
     version = on("prod-c1", "/opt/jupyter/bin/jupyterhub-singleuser --version").splitlines()[-1]
@@ -92,6 +97,9 @@ def test_a_compute_node_holds_the_notebook_images_locked_environment(site: Site)
     kernels = on("prod-c1", "/opt/jupyter/bin/jupyter kernelspec list")
     assert re.search(r"^\s*ir\s+/usr/share/jupyter/kernels/ir$", kernels, re.M), kernels
     assert "Modules based on Lua" in on("prod-c1", "bash -lc 'module --version' 2>&1")
+    # The desktop: jupyter-remote-desktop-proxy's launcher item (made only where TigerVNC's vncserver is), and Xfce.
+    desktop = on("prod-c1", f"{py} -c '{DESKTOP_ENTRY}' && command -v xfce4-session && command -v thunar").split()
+    assert desktop == ["Desktop", "/usr/bin/xfce4-session", "/usr/bin/thunar"], desktop
 
 
 def test_a_change_to_our_packages_alone_reinstalls_them(site: Site):
