@@ -11,7 +11,12 @@ from tests.support.docker import ROOT
 from tests.support.roles import defaults
 
 DOCKERFILE = ROOT / "images/notebook/Dockerfile"
-LISTS = ("notebook_env_mpi_packages", "notebook_env_r_packages", "notebook_env_desktop_packages")
+LISTS = (
+    "notebook_env_mpi_packages",
+    "notebook_env_r_packages",
+    "notebook_env_lmod_packages",
+    "notebook_env_desktop_packages",
+)
 
 
 def image_packages() -> set[str]:
@@ -25,7 +30,3 @@ def image_packages() -> set[str]:
 def test_the_image_holds_what_the_role_installs(variable):
     wanted = set(defaults(ROOT / "roles/notebook_env")[variable])
     assert wanted and wanted <= image_packages(), sorted(wanted - image_packages())
-
-
-def test_the_image_holds_lmod():
-    assert "lmod" in image_packages()
